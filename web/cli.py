@@ -1,0 +1,25 @@
+"""`flask --app web ...` commands: the release step and the operator's tools."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from worker import migrate, runtime
+
+db_cli = AppGroup("db", help="Database schema.")
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the Alembic migrations (idempotent)."""
+    migrate.upgrade(runtime.engine())
+    click.echo("database is at the newest schema")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(db_cli)
+    from web import admin_cli
+
+    admin_cli.register(app)

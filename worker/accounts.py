@@ -1,0 +1,121 @@
+"""Storing what a rep connects, and marking what they disconnect. Called by the web process's
+OAuth callbacks; no provider calls here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from worker import runtime
+from worker.models import ACTIVE, DISCONNECTED, Account, Connection, utcnow
+from worker.oauth import TokenGrant
+
+
+@dataclass(frozen=True)
+class Connected:
+    account_id: int
+    connection_id: int
+    connect_count: int
+
+
+def store_close_account(
+    *, close_user_id: str, organization_id: str | None, email: str | None, grant: TokenGrant
+) -> Connected:
+    with runtime.session_scope() as session:
+        account = session.scalars(
+            select(Account).where(Account.close_user_id == close_user_id)
+        ).first()
+        if account is None:
+            account = Account(close_user_id=close_user_id)
+            session.add(account)
+        account.organization_id = organization_id or account.organization_id
+        account.email = email or account.email
+        session.flush()
+        conn = _store(
+            session,
+            account,
+            "close",
+            grant=grant,
+            external_user_id=close_user_id,
+            external_org_id=organization_id,
+            external_email=email,
+        )
+        return Connected(account.id, conn.id, conn.connect_count)
+
+
+def store_connection(
+    account_id: int,
+    provider: str,
+    *,
+    grant: TokenGrant | None = None,
+    personal_token: str | None = None,
+    external_user_id: str | None = None,
+    external_org_id: str | None = None,
+    external_email: str | None = None,
+) -> Connected:
+    with runtime.session_scope() as session:
+        account = session.get(Account, account_id)
+        if account is None:
+            raise LookupError(f"account {account_id} does not exist")
+        conn = _store(
+            session,
+            account,
+            provider,
+            grant=grant,
+            personal_token=personal_token,
+            external_user_id=external_user_id,
+            external_org_id=external_org_id,
+            external_email=external_email,
+        )
+        return Connected(account.id, conn.id, conn.connect_count)
+
+
+def _store(
+    session,
+    account: Account,
+    provider: str,
+    *,
+    grant: TokenGrant | None = None,
+    personal_token: str | None = None,
+    **identity: str | None,
+) -> Connection:
+    conn = account.connection(provider)
+    if conn is None:
+        conn = Connection(provider=provider, connect_count=0, token_generation=0)
+        account.connections.append(conn)
+    conn.state = ACTIVE
+    conn.state_reason = None
+    for name, value in identity.items():
+        setattr(conn, name, value)
+    if personal_token is not None:
+        conn.auth_kind = "personal_token"
+        conn.access_token = personal_token
+        conn.refresh_token = None
+        conn.token_expires_at = None
+    elif grant is not None:
+        conn.auth_kind = "oauth"
+        conn.access_token = grant.access_token
+        conn.refresh_token = grant.refresh_token
+        conn.token_expires_at = grant.expires_at
+    conn.token_generation = (conn.token_generation or 0) + 1
+    conn.connect_count = (conn.connect_count or 0) + 1
+    conn.updated_at = utcnow()
+    session.flush()
+    return conn
+
+
+def mark_disconnected(account_id: int, provider: str) -> Connected | None:
+    """Mark the connection disconnected at once; None when there is nothing to disconnect."""
+    with runtime.session_scope() as session:
+        conn = session.scalars(
+            select(Connection).where(
+                Connection.account_id == account_id, Connection.provider == provider
+            )
+        ).first()
+        if conn is None or conn.state == DISCONNECTED:
+            return None
+        conn.state = DISCONNECTED
+        conn.state_reason = "disconnected by the user"
+        conn.updated_at = utcnow()
+        return Connected(account_id, conn.id, conn.connect_count)

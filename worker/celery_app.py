@@ -1,0 +1,58 @@
+"""The Celery application, configured from the same settings as the web app."""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import setup_logging
+
+from worker import runtime
+from worker.schedule import beat_schedule
+
+# Longer than any countdown we set plus a run: with acks_late, Redis redelivers a message whose
+# worker has not acked it within this time, and a countdown shorter than this is never doubled.
+VISIBILITY_TIMEOUT = 3 * 3600
+
+
+def make_celery() -> Celery:
+    settings = runtime.settings()
+    app = Celery("schedsync", broker=settings.redis_url, include=_task_modules())
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+        broker_connection_retry_on_startup=True,
+        task_ignore_result=True,
+        task_always_eager=settings.celery_always_eager,
+        beat_schedule=beat_schedule(),
+        timezone="UTC",
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+def _task_modules() -> list[str]:
+    return [
+        "worker.tasks.reconcile",
+        "worker.tasks.refresh",
+        "worker.tasks.disconnect",
+        "worker.tasks.webhooks",
+    ]
+
+
+def apply_settings(app: Celery, settings) -> None:
+    """Point an existing app at new settings (tests, and `create_app(config)`)."""
+    app.conf.broker_url = settings.redis_url
+    app.conf.task_always_eager = settings.celery_always_eager
+
+
+@setup_logging.connect
+def _configure_worker_logging(**_kwargs: object) -> None:
+    from worker.logs import configure_logging
+
+    configure_logging(runtime.settings())
+
+
+celery_app = make_celery()

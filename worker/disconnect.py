@@ -1,0 +1,126 @@
+"""Clean-up after a rep disconnects a provider (CONTRACT §3), in the contract's order:
+the Calendly webhook subscriptions, this provider's links in Close, then the tokens.
+
+The web request already marked the connection `disconnected`, so no reconcile pushes for it
+again. Each step is safe to repeat; the task retries the whole clean-up until it is done.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import delete, select, update
+
+from worker import oauth, runtime
+from worker.clients import calendly_client, close_client
+from worker.errors import NotFound
+from worker.links import provider_of
+from worker.models import (
+    ACTIVE,
+    DISCONNECTED,
+    Account,
+    Connection,
+    LinkMapping,
+    WebhookSubscription,
+    utcnow,
+)
+from worker.providers.calendly import uuid_of
+from worker.reconcile import is_ours
+
+log = logging.getLogger(__name__)
+
+
+class Superseded(Exception):
+    """The rep connected again since: this clean-up must not touch the new grant."""
+
+
+def _current(connection_id: int, connect_count: int) -> Connection:
+    with runtime.session_scope() as session:
+        conn = session.get(Connection, connection_id)
+        if conn is None or conn.state != DISCONNECTED or conn.connect_count != connect_count:
+            raise Superseded(f"connection {connection_id} changed since it was disconnected")
+        session.expunge(conn)
+        return conn
+
+
+def delete_webhooks(conn: Connection) -> None:
+    with runtime.session_scope() as session:
+        subs = list(
+            session.scalars(
+                select(WebhookSubscription).where(WebhookSubscription.connection_id == conn.id)
+            )
+        )
+        session.expunge_all()
+    if not subs:
+        return
+    client = calendly_client(conn.id, conn.external_user_id)
+    for sub in subs:
+        if sub.calendly_uri:
+            client.delete_webhook(uuid_of(sub.calendly_uri))  # False (404) = already gone
+        with runtime.session_scope() as session:
+            session.execute(delete(WebhookSubscription).where(WebhookSubscription.id == sub.id))
+
+
+def delete_links(conn: Connection) -> int:
+    with runtime.session_scope() as session:
+        account = session.get(Account, conn.account_id)
+        close = account.connection("close")
+        if close is None or close.state != ACTIVE:
+            raise NotFound("no active Close grant to delete links with", provider="close")
+        close_id, org, user_id = close.id, account.organization_id, account.close_user_id
+        our_client_id = account.close_oauth_client_id
+        known = set(
+            session.scalars(
+                select(LinkMapping.source_id).where(
+                    LinkMapping.account_id == account.id, LinkMapping.provider == conn.provider
+                )
+            )
+        )
+    client = close_client(close_id, org)
+    in_close = {
+        link["source_id"]
+        for link in client.scheduling_links()
+        if link.get("user_id") == user_id
+        and is_ours(link, our_client_id, known)
+        and provider_of(link["source_id"]) == conn.provider
+    }
+    for source_id in sorted(in_close | known):
+        client.delete_link(source_id)
+        with runtime.session_scope() as session:
+            session.execute(delete(LinkMapping).where(LinkMapping.source_id == source_id))
+    return len(in_close | known)
+
+
+def revoke_tokens(conn: Connection) -> None:
+    provider = oauth.oauth_provider(runtime.settings(), conn.provider)
+    if conn.auth_kind == "oauth" and provider.revoke_url:
+        for token in (conn.refresh_token, conn.access_token):
+            if token:
+                oauth.revoke(provider, token)
+    with runtime.session_scope() as session:
+        session.execute(
+            update(Connection)
+            .where(Connection.id == conn.id, Connection.token_generation == conn.token_generation)
+            .values(
+                access_token=None,
+                refresh_token=None,
+                token_expires_at=None,
+                webhook_state="none",
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+def clean_up(connection_id: int, connect_count: int) -> None:
+    conn = _current(connection_id, connect_count)
+    if conn.provider == "calendly":
+        delete_webhooks(conn)
+    deleted = delete_links(_current(connection_id, connect_count))
+    revoke_tokens(_current(connection_id, connect_count))
+    log.info(
+        "disconnected %s of connection %s: %d links removed from Close",
+        conn.provider,
+        connection_id,
+        deleted,
+    )

@@ -1,0 +1,228 @@
+"""The one HTTP layer every provider client stands on.
+
+It owns timeouts, the retry policy, the mapping of statuses to typed errors, the 401 → refresh →
+retry-once rule, and the hand-off of rate-limit headers to the shared pacer. Provider clients add
+only their paths, their pagination and their rate-limit header dialect.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import requests
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import ConnectTimeout, ReadTimeout
+from urllib3.exceptions import NewConnectionError
+
+from worker.errors import (
+    BadResponse,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ProviderError,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+)
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = (502, 503, 504)
+MAX_ATTEMPTS = 3
+
+
+class TokenSource(Protocol):
+    """Hands out a valid access token and refreshes it once when the provider refuses it."""
+
+    def access_token(self) -> str: ...
+
+    def refresh_after_unauthorized(self, rejected_token: str) -> bool:
+        """Refresh (or notice a sibling's refresh); True when a different token is now stored."""
+        ...
+
+
+class Pacer(Protocol):
+    def before(self, key: str) -> None:
+        """Wait briefly or raise RateLimited if `key` must not be called yet."""
+
+    def observe(self, key: str, remaining: int | None, reset: float | None) -> None: ...
+
+    def pause(self, key: str, seconds: float) -> None: ...
+
+
+def was_sent(exc: Exception) -> bool:
+    """False when the request certainly never reached the server (so retrying is always safe)."""
+    if isinstance(exc, ConnectTimeout):
+        return False
+    if isinstance(exc, RequestsConnectionError):
+        reason = exc.args[0] if exc.args else None
+        inner = getattr(reason, "reason", reason)
+        return not isinstance(inner, NewConnectionError | ConnectionRefusedError)
+    return True
+
+
+class HttpClient:
+    provider = "provider"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: TokenSource | None = None,
+        timeout: float = 15.0,
+        retry_backoff: float = 0.5,
+        pacer: Pacer | None = None,
+        rate_owner: str = "",
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.timeout = timeout
+        self.retry_backoff = retry_backoff
+        self.pacer = pacer
+        self.rate_owner = rate_owner
+        self.session = session or requests.Session()
+        self.session.headers.setdefault("User-Agent", "schedsync/0.1")
+        self._sleep = sleep
+
+    # --- provider dialect -------------------------------------------------------------------
+
+    def rate_limit_state(self, response: requests.Response) -> tuple[int | None, float | None]:
+        """(remaining, seconds until reset) announced by this response, where the provider says."""
+        return None, None
+
+    def retry_after(self, response: requests.Response) -> float:
+        value = response.headers.get("Retry-After")
+        try:
+            return max(float(value), 0.0) if value is not None else 2.0
+        except ValueError:
+            return 2.0
+
+    def rate_key(self, group: str) -> str:
+        return f"{self.provider}:{self.rate_owner}:{group}"
+
+    # --- requests ---------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else self.base_url + path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        group: str | None = None,
+        idempotent: bool | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD", "PUT", "DELETE")
+        key = self.rate_key(group or f"{method} {path.split('?')[0]}")
+        base_headers = kwargs.pop("headers", None) or {}
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            headers = dict(base_headers)
+            token = None
+            if self.auth is not None:
+                token = self.auth.access_token()
+                headers["Authorization"] = f"Bearer {token}"
+            if self.pacer is not None:
+                self.pacer.before(key)
+            try:
+                response = self.session.request(
+                    method, self.url(path), headers=headers, timeout=self.timeout, **kwargs
+                )
+            except (RequestsConnectionError, ReadTimeout) as exc:
+                retry_safe = idempotent or not was_sent(exc)
+                if retry_safe and attempt < MAX_ATTEMPTS:
+                    self._backoff(attempt)
+                    continue
+                raise Unavailable(
+                    f"{self.provider} {method} {path}: {type(exc).__name__}", provider=self.provider
+                ) from exc
+            self._observe(key, response)
+            status = response.status_code
+            log.debug("%s %s %s -> %s", self.provider, method, path, status)
+            if status < 300:
+                return response
+            if status == 401 and token is not None and not refreshed:
+                refreshed = True
+                if self.auth.refresh_after_unauthorized(token):  # type: ignore[union-attr]
+                    attempt -= 1
+                    continue
+            if status in RETRYABLE_STATUSES and idempotent and attempt < MAX_ATTEMPTS:
+                self._backoff(attempt)
+                continue
+            raise self._error(method, path, key, response)
+
+    def get_json(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        return json_object(self.request("GET", path, **kwargs), self.provider)
+
+    def _observe(self, key: str, response: requests.Response) -> None:
+        if self.pacer is None:
+            return
+        remaining, reset = self.rate_limit_state(response)
+        if remaining is not None or reset is not None:
+            self.pacer.observe(key, remaining, reset)
+
+    def _error(self, method: str, path: str, key: str, response: requests.Response) -> Exception:
+        status = response.status_code
+        what = f"{self.provider} {method} {path.split('?')[0]} answered {status}"
+        if status == 429:
+            wait = self.retry_after(response)
+            if self.pacer is not None:
+                self.pacer.pause(key, wait)
+            return RateLimited(wait, provider=self.provider)
+        kinds: dict[int, type[ProviderError]] = {
+            401: Unauthorized,
+            403: Forbidden,
+            404: NotFound,
+            409: Conflict,
+        }
+        if status in kinds:
+            return kinds[status](what, provider=self.provider, status=status)
+        if status >= 500:
+            return Unavailable(what, provider=self.provider, status=status)
+        return ProviderError(what + describe_error(response), provider=self.provider, status=status)
+
+    def _backoff(self, attempt: int) -> None:
+        base = self.retry_backoff * (2 ** (attempt - 1))
+        self._sleep(base * random.uniform(0.75, 1.25))
+
+
+def json_object(response: requests.Response, provider: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise BadResponse(
+            f"{provider} answered a body that is not JSON", provider=provider
+        ) from exc
+    if not isinstance(body, dict):
+        raise BadResponse(f"{provider} answered JSON that is not an object", provider=provider)
+    return body
+
+
+def describe_error(response: requests.Response) -> str:
+    """A short, secret-free hint from an error body: provider error codes and messages only."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    parts = []
+    for name in ("error", "title", "message", "field-errors", "errors"):
+        value = body.get(name)
+        if isinstance(value, dict):
+            value = value.get("message", value)
+        if value:
+            parts.append(f"{name}={str(value)[:200]}")
+    return (": " + "; ".join(parts)) if parts else ""

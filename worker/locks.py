@@ -1,0 +1,86 @@
+"""A Redis lock that is renewed while its holder lives and expires soon after it dies.
+
+Plain SET NX PX to take it; release and renewal check the holder's token inside a WATCH/MULTI
+transaction, so a lock that expired and was taken by another process is never freed or extended.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+
+import redis
+
+
+class LockLost(RuntimeError):
+    """The lock expired under its holder (it stalled longer than the lock's lifetime)."""
+
+
+class RenewingLock:
+    def __init__(self, client: redis.Redis, key: str, *, ttl: float = 30.0):
+        self.client = client
+        self.key = key
+        self.ttl = ttl
+        self.token = secrets.token_hex(16)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.lost = False
+
+    def acquire(self, *, blocking: bool = False, timeout: float | None = None) -> bool:
+        deadline = time.monotonic() + (timeout if timeout is not None else self.ttl)
+        while True:
+            if self.client.set(self.key, self.token, nx=True, px=int(self.ttl * 1000)):
+                self._start_renewal()
+                return True
+            if not blocking or time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+        self._if_mine(lambda pipe: pipe.delete(self.key))
+
+    def extend(self) -> bool:
+        return self._if_mine(lambda pipe: pipe.pexpire(self.key, int(self.ttl * 1000)))
+
+    def held(self) -> bool:
+        return self.client.get(self.key) == self.token.encode()
+
+    def _if_mine(self, action) -> bool:  # noqa: ANN001
+        with self.client.pipeline() as pipe:
+            try:
+                pipe.watch(self.key)
+                if pipe.get(self.key) != self.token.encode():
+                    pipe.unwatch()
+                    return False
+                pipe.multi()
+                action(pipe)
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                return False
+
+    def _start_renewal(self) -> None:
+        self._stop.clear()
+        interval = self.ttl / 3
+
+        def renew() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    if not self.extend():
+                        self.lost = True
+                        return
+                except redis.RedisError:
+                    continue  # try again next tick; the TTL still covers us for a while
+
+        self._thread = threading.Thread(target=renew, name=f"renew {self.key}", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> RenewingLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -1,0 +1,189 @@
+"""Durable state: accounts, provider connections, webhook subscriptions, link mappings, sync runs.
+
+The Close grant of an account is stored as a `Connection` with provider "close", so one refresh
+path serves all three providers; the public account shape lists Calendly and SavvyCal only.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from worker import runtime
+
+PROVIDERS = ("calendly", "savvycal")
+ALL_PROVIDERS = ("close", *PROVIDERS)
+
+ACTIVE = "active"
+NEEDS_REAUTH = "needs_reauth"
+DISCONNECTED = "disconnected"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stored naive-UTC (SQLite keeps no zone), always handed back timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use UTC-aware datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Encrypted(TypeDecorator):
+    """Plaintext in Python, Fernet ciphertext in the database."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else runtime.secret_box().encrypt(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else runtime.secret_box().decrypt(value)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    close_user_id: Mapped[str] = mapped_column(String(64), unique=True)
+    organization_id: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(320))
+    # The oauth_client_id Close reports on our own upserts: it marks links as ours (CONTRACT §4).
+    close_oauth_client_id: Mapped[str | None] = mapped_column(String(128))
+    # Triggers: every request for a full sync bumps requested_seq; a run takes up everything up to
+    # the value it read. requested_seq > taken_seq means a trigger is waiting (CONTRACT §5).
+    sync_requested_seq: Mapped[int] = mapped_column(Integer, default=0)
+    sync_taken_seq: Mapped[int] = mapped_column(Integer, default=0)
+    sync_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_full_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    sync_failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    connections: Mapped[list[Connection]] = relationship(
+        back_populates="account", cascade="all, delete-orphan", order_by="Connection.provider"
+    )
+
+    def connection(self, provider: str) -> Connection | None:
+        return next((c for c in self.connections if c.provider == provider), None)
+
+    @property
+    def state(self) -> str:
+        close = self.connection("close")
+        return close.state if close else DISCONNECTED
+
+
+class Connection(Base):
+    __tablename__ = "connections"
+    __table_args__ = (UniqueConstraint("account_id", "provider"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(16))
+    auth_kind: Mapped[str] = mapped_column(String(16), default="oauth")  # or "personal_token"
+    external_user_id: Mapped[str | None] = mapped_column(String(255))
+    external_org_id: Mapped[str | None] = mapped_column(String(255))
+    external_email: Mapped[str | None] = mapped_column(String(320))
+    state: Mapped[str] = mapped_column(String(16), default=ACTIVE)
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    access_token: Mapped[str | None] = mapped_column(Encrypted)
+    refresh_token: Mapped[str | None] = mapped_column(Encrypted)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Incremented on every stored token pair: the compare-and-swap key of a refresh. Fernet
+    # ciphertexts differ on each encryption, so the old refresh token is named by its generation.
+    token_generation: Mapped[int] = mapped_column(Integer, default=0)
+    webhook_state: Mapped[str] = mapped_column(String(16), default="none")
+    # Bumped on every connect (OAuth callback or personal token): a clean-up of an earlier
+    # disconnect checks it and never touches a grant made after it.
+    connect_count: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    account: Mapped[Account] = relationship(back_populates="connections")
+
+
+class WebhookSubscription(Base):
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    hook_id: Mapped[str] = mapped_column(String(64), unique=True)
+    calendly_uri: Mapped[str | None] = mapped_column(String(512))
+    signing_key: Mapped[str] = mapped_column(Encrypted)
+    # pending (being created) | active | disabled | retired (being deleted at Calendly)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    connection: Mapped[Connection] = relationship()
+
+
+class LinkMapping(Base):
+    """A link we pushed to Close: source_id names (Close user, provider, external link)."""
+
+    __tablename__ = "link_mappings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[str] = mapped_column(String(512), unique=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    close_link_id: Mapped[str | None] = mapped_column(String(64))
+    pushed_hash: Mapped[str | None] = mapped_column(String(64))
+    pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SyncRun(Base):
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(16), default="running")
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    warnings_json: Mapped[str] = mapped_column(Text, default="[]")
+
+    @property
+    def warnings(self) -> list[str]:
+        return json.loads(self.warnings_json or "[]")
+
+    @warnings.setter
+    def warnings(self, value: list[str]) -> None:
+        self.warnings_json = json.dumps(value)

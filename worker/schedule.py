@@ -1,0 +1,24 @@
+"""Celery beat's schedule (CONTRACT §1): every sweep is cheap and safe to run twice."""
+
+from __future__ import annotations
+
+REFRESH_SWEEP_SECONDS = 60.0
+RESYNC_SWEEP_SECONDS = 60.0
+SUBSCRIPTION_CHECK_SECONDS = 3600.0
+
+
+def beat_schedule() -> dict[str, dict]:
+    return {
+        "refresh-sweep": {
+            "task": "worker.tasks.refresh.refresh_sweep",
+            "schedule": REFRESH_SWEEP_SECONDS,
+        },
+        "resync-sweep": {
+            "task": "worker.tasks.reconcile.resync_sweep",
+            "schedule": RESYNC_SWEEP_SECONDS,
+        },
+        "subscription-check": {
+            "task": "worker.tasks.webhooks.check_subscriptions",
+            "schedule": SUBSCRIPTION_CHECK_SECONDS,
+        },
+    }

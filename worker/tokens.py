@@ -1,0 +1,191 @@
+"""Access tokens that stay valid, and refresh tokens that are never spent twice (CONTRACT §5).
+
+All three providers rotate refresh tokens: spending one twice kills the grant. So every refresh
+of a connection, from any worker process, goes through `refresh_connection`: a Redis lock per
+connection, a re-read of the row inside it, the token call, and a compare-and-swap store of the
+new pair before anything uses it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+
+from worker import oauth, runtime
+from worker.errors import GrantRevoked, Unavailable, UnknownOutcome
+from worker.locks import RenewingLock
+from worker.models import ACTIVE, DISCONNECTED, NEEDS_REAUTH, Connection, utcnow
+
+# A disconnected connection keeps its tokens until its clean-up (webhook deletion, revoke) ran.
+USABLE_STATES = (ACTIVE, DISCONNECTED)
+
+log = logging.getLogger(__name__)
+
+# An API call refreshes first when its token has less than this left (the sweep keeps a wider
+# margin; this covers a token that expired while the sweep could not run).
+CALL_MARGIN_SECONDS = 60
+
+
+class NeedsReauth(GrantRevoked):
+    """The connection is not usable until the user connects again."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: int
+    provider: str
+    auth_kind: str
+    state: str
+    access_token: str | None
+    refresh_token: str | None
+    token_expires_at: datetime | None
+    generation: int
+
+
+def snapshot(connection_id: int) -> Snapshot | None:
+    with runtime.session_scope() as session:
+        c = session.get(Connection, connection_id)
+        if c is None:
+            return None
+        return Snapshot(
+            c.id,
+            c.provider,
+            c.auth_kind,
+            c.state,
+            c.access_token,
+            c.refresh_token,
+            c.token_expires_at,
+            c.token_generation,
+        )
+
+
+def expiring(snap: Snapshot, margin_seconds: float) -> bool:
+    if snap.token_expires_at is None:
+        return False
+    return snap.token_expires_at - utcnow() < timedelta(seconds=margin_seconds)
+
+
+def lock_ttl() -> float:
+    # Longer than twice the token call's timeout (connect + read), and renewed while alive.
+    return 2 * 2 * runtime.settings().http_timeout_seconds + 10
+
+
+def refresh_connection(
+    connection_id: int, *, margin_seconds: float, rejected_token: str | None = None
+) -> Snapshot:
+    """Make sure the stored access token is usable; return the row as stored afterwards.
+
+    Refreshes when the token has less than `margin_seconds` left, or when `rejected_token` (one
+    the provider just answered 401 to) is still the stored one. Raises NeedsReauth when the
+    grant is gone, Unavailable/UnknownOutcome/RateLimited when it is worth trying later (the
+    stored pair is untouched then).
+    """
+    lock = RenewingLock(runtime.redis_client(), f"lock:refresh:{connection_id}", ttl=lock_ttl())
+    if not lock.acquire(blocking=True, timeout=lock_ttl() + 5):
+        raise Unavailable("another process holds the refresh lock too long", provider="")
+    try:
+        snap = snapshot(connection_id)
+        if snap is None or snap.state not in USABLE_STATES:
+            raise NeedsReauth(f"connection {connection_id} is not active")
+        refused = rejected_token is not None and rejected_token == snap.access_token
+        if not refused and not expiring(snap, margin_seconds):
+            return snap  # fresh, or a sibling refreshed it while we waited for the lock
+        if snap.auth_kind == "personal_token" or not snap.refresh_token:
+            if refused:
+                mark_needs_reauth(snap, "the provider refused the token")
+                raise NeedsReauth(f"{snap.provider} refused the token")
+            return snap
+        provider = oauth.oauth_provider(runtime.settings(), snap.provider)
+        try:
+            grant = _spend(provider, snap.refresh_token)
+        except GrantRevoked as exc:
+            again = snapshot(connection_id)
+            if again is not None and again.generation != snap.generation:
+                return again  # a reconnect stored a new pair meanwhile
+            mark_needs_reauth(snap, str(exc))
+            raise NeedsReauth(str(exc)) from exc
+        return _store(snap, grant)
+    finally:
+        lock.release()
+
+
+def _spend(provider: oauth.OAuthProvider, refresh_token: str) -> oauth.TokenGrant:
+    try:
+        return oauth.refresh(provider, refresh_token)
+    except UnknownOutcome:
+        if provider.introspect_url:
+            # Calendly can tell whether the lost call rotated the token.
+            if oauth.introspect(provider, refresh_token):
+                return oauth.refresh(provider, refresh_token)
+            raise GrantRevoked(
+                f"{provider.name} rotated the refresh token but the answer was lost",
+                provider=provider.name,
+            ) from None
+        # Elsewhere one retry with the same token decides: it works, or it is refused.
+        return oauth.refresh(provider, refresh_token)
+
+
+def _store(snap: Snapshot, grant: oauth.TokenGrant) -> Snapshot:
+    # A provider that sends no new refresh token (SavvyCal does not say it rotates) keeps the old.
+    new_refresh = grant.refresh_token or snap.refresh_token
+    with runtime.session_scope() as session:
+        result = session.execute(
+            update(Connection)
+            .where(Connection.id == snap.id, Connection.token_generation == snap.generation)
+            .values(
+                access_token=grant.access_token,
+                refresh_token=new_refresh,
+                token_expires_at=grant.expires_at,
+                token_generation=snap.generation + 1,
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            # Cannot happen while every writer holds the lock; a reconnect does not. Its pair wins.
+            log.warning("refresh of connection %s lost a race with a reconnect", snap.id)
+    log.info("refreshed %s token of connection %s", snap.provider, snap.id)
+    return snapshot(snap.id) or snap
+
+
+def mark_needs_reauth(snap: Snapshot, reason: str) -> None:
+    with runtime.session_scope() as session:
+        session.execute(
+            update(Connection)
+            .where(Connection.id == snap.id, Connection.token_generation == snap.generation)
+            .values(state=NEEDS_REAUTH, state_reason=reason[:500], updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    log.warning("%s connection %s needs reconnecting: %s", snap.provider, snap.id, reason)
+
+
+class StoredToken:
+    """The TokenSource of one connection for the provider clients."""
+
+    def __init__(self, connection_id: int):
+        self.connection_id = connection_id
+        self._snap: Snapshot | None = None
+
+    def access_token(self) -> str:
+        snap = self._snap or snapshot(self.connection_id)
+        if snap is None or snap.state not in USABLE_STATES:
+            raise NeedsReauth(f"connection {self.connection_id} is not active")
+        if expiring(snap, CALL_MARGIN_SECONDS):
+            snap = refresh_connection(self.connection_id, margin_seconds=CALL_MARGIN_SECONDS)
+        self._snap = snap
+        if not snap.access_token:
+            raise NeedsReauth(f"connection {self.connection_id} has no access token")
+        return snap.access_token
+
+    def refresh_after_unauthorized(self, rejected_token: str) -> bool:
+        try:
+            snap = refresh_connection(
+                self.connection_id, margin_seconds=0, rejected_token=rejected_token
+            )
+        except NeedsReauth:
+            return False
+        self._snap = snap
+        return snap.access_token != rejected_token

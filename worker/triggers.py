@@ -1,0 +1,150 @@
+"""Full-sync triggers: recorded before they are enqueued, coalesced while a run is going on.
+
+Every trigger (connect, "Sync now", admin, webhook while busy, schedule) bumps the account's
+`sync_requested_seq` in the database and then enqueues `reconcile_account`. A run takes the
+per-account lock, takes up every trigger recorded so far, and after it has released the lock
+looks again: a trigger that came during the run starts one more. The resync sweep re-enqueues a
+recorded trigger that no run took up within a minute, so a message lost with a worker is not
+waited for until the broker's visibility timeout (CONTRACT §5).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import redis
+from sqlalchemy import select, update
+
+from worker import runtime
+from worker.errors import RateLimited
+from worker.locks import RenewingLock
+from worker.models import Account, utcnow
+
+log = logging.getLogger(__name__)
+
+# The lock lives this long after its holder stops renewing it: well inside a minute.
+SYNC_LOCK_TTL = 30.0
+STALE_TRIGGER_SECONDS = 60
+
+
+def sync_lock(account_id: int) -> RenewingLock:
+    return RenewingLock(runtime.redis_client(), f"lock:sync:{account_id}", ttl=SYNC_LOCK_TTL)
+
+
+def sync_running(account_id: int) -> bool:
+    return bool(runtime.redis_client().exists(f"lock:sync:{account_id}"))
+
+
+def record(account_ids: list[int], *, not_before: datetime | None = None) -> None:
+    """Record a full-sync trigger for each account (no enqueue)."""
+    if not account_ids:
+        return
+    with runtime.session_scope() as session:
+        session.execute(
+            update(Account)
+            .where(Account.id.in_(account_ids))
+            .values(
+                sync_requested_seq=Account.sync_requested_seq + 1,
+                sync_requested_at=not_before or utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+def request_full_sync(account_id: int, *, countdown: float = 0) -> bool:
+    """Record a trigger, then enqueue. False when the broker could not take the message (the
+    trigger stays recorded and the resync sweep enqueues it later)."""
+    from worker.tasks.reconcile import reconcile_account
+
+    record([account_id], not_before=utcnow() + timedelta(seconds=countdown))
+    try:
+        reconcile_account.apply_async((account_id,), countdown=countdown or None)
+    except (redis.RedisError, OSError) as exc:
+        log.warning("could not enqueue sync of account %s: %s", account_id, exc)
+        return False
+    except Exception as exc:  # kombu wraps broker failures in its own types
+        if type(exc).__module__.startswith(("kombu", "celery", "redis")):
+            log.warning("could not enqueue sync of account %s: %s", account_id, exc)
+            return False
+        raise
+    return True
+
+
+def pending(account_id: int) -> bool:
+    with runtime.session_scope() as session:
+        row = session.execute(
+            select(Account.sync_requested_seq, Account.sync_taken_seq).where(
+                Account.id == account_id
+            )
+        ).first()
+        return bool(row and row[0] > row[1])
+
+
+def take(account_id: int) -> bool:
+    """Take up every recorded trigger; False when there was none (a duplicate message)."""
+    with runtime.session_scope() as session:
+        row = session.execute(
+            select(Account.sync_requested_seq, Account.sync_taken_seq).where(
+                Account.id == account_id
+            )
+        ).first()
+        if row is None or row[0] <= row[1]:
+            return False
+        session.execute(
+            update(Account)
+            .where(Account.id == account_id)
+            .values(sync_taken_seq=row[0])
+            .execution_options(synchronize_session=False)
+        )
+        return True
+
+
+def run_coalesced(account_id: int, run: Callable[[], object]) -> str:
+    """Run `run` under the account's lock if a trigger waits: 'busy', 'idle', 'ran', 'deferred'.
+
+    A run stopped by a rate limit leaves its trigger standing, due after the provider's reset.
+    """
+    lock = sync_lock(account_id)
+    if not lock.acquire():
+        return "busy"  # the holder sees our recorded trigger when it finishes
+    outcome, deferred = "idle", None
+    try:
+        if take(account_id):
+            try:
+                run()
+                outcome = "ran"
+            except RateLimited as exc:
+                outcome, deferred = "deferred", exc.retry_after
+    finally:
+        lock.release()
+        # Looked at only after the lock is free: a trigger recorded at any moment of the run is
+        # seen here, or its own message finds the lock free and runs.
+        if deferred is not None:
+            request_full_sync(account_id, countdown=deferred)
+        elif pending(account_id):
+            request_again(account_id)
+    return outcome
+
+
+def request_again(account_id: int) -> None:
+    from worker.tasks.reconcile import reconcile_account
+
+    try:
+        reconcile_account.delay(account_id)
+    except Exception as exc:  # the sweep re-enqueues it within a minute
+        log.warning("could not re-enqueue sync of account %s: %s", account_id, exc)
+
+
+def stale_triggers(now: datetime) -> list[int]:
+    cutoff = now - timedelta(seconds=STALE_TRIGGER_SECONDS)
+    with runtime.session_scope() as session:
+        return list(
+            session.scalars(
+                select(Account.id).where(
+                    Account.sync_requested_seq > Account.sync_taken_seq,
+                    Account.sync_requested_at < cutoff,
+                )
+            )
+        )
