@@ -142,23 +142,34 @@ def add_account(
             close_oauth_client_id=our_client_id,
         )
         account.connections.append(
-            Connection(provider="close", external_user_id=close_user_id,
-                       access_token=f"close-at-{close_user_id}",
-                       refresh_token=f"close-rt-{close_user_id}", token_expires_at=expires)
+            Connection(
+                provider="close",
+                external_user_id=close_user_id,
+                access_token=f"close-at-{close_user_id}",
+                refresh_token=f"close-rt-{close_user_id}",
+                token_expires_at=expires,
+            )
         )
         if calendly:
             account.connections.append(
-                Connection(provider="calendly",
-                           external_user_id=f"{CALENDLY_API}/users/U-{close_user_id}",
-                           external_org_id=f"{CALENDLY_API}/organizations/O1",
-                           access_token=f"cal-at-{close_user_id}",
-                           refresh_token=f"cal-rt-{close_user_id}", token_expires_at=expires)
+                Connection(
+                    provider="calendly",
+                    external_user_id=f"{CALENDLY_API}/users/U-{close_user_id}",
+                    external_org_id=f"{CALENDLY_API}/organizations/O1",
+                    access_token=f"cal-at-{close_user_id}",
+                    refresh_token=f"cal-rt-{close_user_id}",
+                    token_expires_at=expires,
+                )
             )
         if savvycal:
             account.connections.append(
-                Connection(provider="savvycal", external_user_id=f"user_sc_{close_user_id}",
-                           access_token=f"sc-at-{close_user_id}",
-                           refresh_token=f"sc-rt-{close_user_id}", token_expires_at=expires)
+                Connection(
+                    provider="savvycal",
+                    external_user_id=f"user_sc_{close_user_id}",
+                    access_token=f"sc-at-{close_user_id}",
+                    refresh_token=f"sc-rt-{close_user_id}",
+                    token_expires_at=expires,
+                )
             )
         session.add(account)
         session.flush()
@@ -182,8 +193,10 @@ def free_port() -> int:
 def redis_server_binary() -> str:
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.fail("redis-server is not installed: `make test` installs it (apt-get install "
-                    "redis-server) when run as root")
+        pytest.fail(
+            "redis-server is not installed: `make test` installs it (apt-get install "
+            "redis-server) when run as root"
+        )
     return binary
 
 
@@ -199,9 +212,21 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                redis_server_binary(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         import redis
 

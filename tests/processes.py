@@ -6,6 +6,7 @@ and is ended by its pid: TERM, then KILL after a grace period.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -48,10 +49,8 @@ class Proc:
         """SIGKILL the process and its children (a Celery worker's pool processes)."""
         if not self.alive():
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.popen.wait(timeout=10)
 
     def tail(self, lines: int = 60) -> str:
@@ -72,9 +71,7 @@ class Stack:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("SCHEDSYNC_", "CALENDLY_"))
-        }
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SCHEDSYNC_", "CALENDLY_"))}
         env.update(
             {
                 "SCHEDSYNC_ENV": "development",
@@ -92,7 +89,12 @@ class Stack:
 
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run(
-            args, cwd=self.tmp, env=self.env, capture_output=True, text=True, timeout=timeout,
+            args,
+            cwd=self.tmp,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
             check=True,
         )
 
@@ -103,7 +105,11 @@ class Stack:
         log = self.tmp / f"{name}.log"
         handle = open(log, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         popen = subprocess.Popen(
-            args, cwd=self.tmp, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
+            args,
+            cwd=self.tmp,
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         proc = Proc(name, popen, log)
@@ -113,8 +119,15 @@ class Stack:
     def start_web(self, port: int | None = None, workers: int = 2) -> tuple[Proc, str]:
         port = port or free_port()
         proc = self.spawn(
-            "web", str(BIN / "gunicorn"), "web:create_app()", "--bind", f"127.0.0.1:{port}",
-            "--workers", str(workers), "--access-logfile", "-",
+            "web",
+            str(BIN / "gunicorn"),
+            "web:create_app()",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--access-logfile",
+            "-",
         )
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/healthz", proc)
@@ -122,25 +135,51 @@ class Stack:
 
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> Proc:
         proc = self.spawn(
-            name, str(BIN / "celery"), "-A", "worker", "worker", "--loglevel", "INFO",
-            "--concurrency", str(concurrency), "-n", f"{name}@%h", "--without-gossip",
-            "--without-mingle", "--without-heartbeat",
+            name,
+            str(BIN / "celery"),
+            "-A",
+            "worker",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(concurrency),
+            "-n",
+            f"{name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
         )
         wait_log(proc, "ready.")
         return proc
 
     def start_beat(self) -> Proc:
         return self.spawn(
-            "beat", str(BIN / "celery"), "-A", "worker", "beat", "--loglevel", "INFO",
-            "--schedule", str(self.tmp / "celerybeat-schedule"),
+            "beat",
+            str(BIN / "celery"),
+            "-A",
+            "worker",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(self.tmp / "celerybeat-schedule"),
         )
 
     def start_sandbox(self, port: int | None = None) -> tuple[Proc, str]:
         port = port or free_port()
         base = f"http://127.0.0.1:{port}"
         proc = self.spawn(
-            "sandbox", sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port",
-            str(port), "--public-url", base,
+            "sandbox",
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--public-url",
+            base,
         )
         wait_http(f"{base}/_sandbox/env", proc)
         return proc, base
