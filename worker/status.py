@@ -1,0 +1,82 @@
+"""An account as the admin API and the connect page show it (CONTRACT §3 `account`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worker.models import PROVIDERS, Account, LinkMapping, SyncRun
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def last_full_sync(session: Session, account_id: int) -> SyncRun | None:
+    return session.scalars(
+        select(SyncRun)
+        .where(SyncRun.account_id == account_id)
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    ).first()
+
+
+def sync_json(run: SyncRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "outcome": run.outcome,
+        "created": run.created,
+        "updated": run.updated,
+        "deleted": run.deleted,
+        "unchanged": run.unchanged,
+        "failed": run.failed,
+        "error": run.error,
+        "warnings": run.warnings,
+    }
+
+
+def account_json(session: Session, account: Account) -> dict[str, Any]:
+    return {
+        "close_user_id": account.close_user_id,
+        "email": account.email,
+        "organization_id": account.organization_id,
+        "state": account.state,
+        "connections": [
+            {
+                "provider": c.provider,
+                "state": c.state,
+                "token_expires_at": iso(c.token_expires_at),
+                "webhook": c.webhook_state if c.provider == "calendly" else "none",
+            }
+            for c in account.connections
+            if c.provider in PROVIDERS
+        ],
+        "last_sync": sync_json(last_full_sync(session, account.id)),
+    }
+
+
+def links_json(session: Session, account_id: int) -> list[dict[str, Any]]:
+    mappings = session.scalars(
+        select(LinkMapping)
+        .where(LinkMapping.account_id == account_id)
+        .order_by(LinkMapping.provider, LinkMapping.name)
+    )
+    return [
+        {
+            "provider": m.provider,
+            "source_id": m.source_id,
+            "name": m.name,
+            "url": m.url,
+            "close_link_id": m.close_link_id,
+            "pushed_at": iso(m.pushed_at),
+        }
+        for m in mappings
+    ]
