@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("token_expires_at", sa.DateTime(), nullable=True),
         sa.Column("token_generation", sa.Integer(), nullable=False),
         sa.Column("webhook_state", sa.String(length=16), nullable=False),
+        sa.Column("connect_count", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], ondelete="CASCADE"),
