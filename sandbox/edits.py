@@ -79,7 +79,7 @@ def slugify(text: str) -> str:
 def build_event_type(
     store: Store, hosts: list[CalendlyUser], data: Mapping[str, Any], at: float | None = None
 ) -> EventType:
-    """A new event type record (not yet stored). Several hosts or a pooling type make it a team's."""
+    """A new event type record, not yet stored; several hosts or a pooling type make it a team's."""
     if not hosts:
         raise EditError("an event type needs at least one host (user or users)")
     fields = checked_fields(data, EVENT_TYPE_FIELDS)

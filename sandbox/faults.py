@@ -6,6 +6,7 @@ request order sees the same failures.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import socket
@@ -117,10 +118,11 @@ def apply_fault(faults: Faults, provider: str) -> tuple[Response | None, float |
         time.sleep(latency)
     if outcome == "drop":
         drop_connection()
-        return Response(b"", status=502), None
+        return Response(b"", status=502, headers={"X-Sandbox-Dropped": "1"}), None
     if outcome != "error" or fault is None:
         return None, None
-    return fault_response(provider, fault.status, fault.retry_after), fault.retry_after
+    announced = fault.retry_after if fault.status == 429 else None
+    return fault_response(provider, fault.status, fault.retry_after), announced
 
 
 def fault_response(provider: str, status: int, retry_after: float) -> Response:
@@ -153,7 +155,5 @@ def drop_connection() -> None:
     sock = request.environ.get("werkzeug.socket") or request.environ.get("gunicorn.socket")
     if sock is None:
         return
-    try:
+    with contextlib.suppress(OSError):  # the client may already be gone
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass

@@ -42,7 +42,9 @@ def handle_authorize(store: Store, spec: ConsentSpec) -> Response | tuple[str, i
     params = request.args if request.method == "GET" else request.form
     problem = _authorize_problem(spec, params)
     if problem:
-        return render_template("error.html", title=f"{spec.title} authorization", message=problem), 400
+        return render_template(
+            "error.html", title=f"{spec.title} authorization", message=problem
+        ), 400
     if request.method == "GET":
         hidden = {k: v for k, v in params.items() if k not in ("user_id", "decision")}
         return render_template(
@@ -54,7 +56,9 @@ def handle_authorize(store: Store, spec: ConsentSpec) -> Response | tuple[str, i
     user_ids = {uid for uid, _ in spec.users()}
     if params.get("user_id") not in user_ids:
         message = "Choose one of the listed users (user_id)."
-        return render_template("error.html", title=f"{spec.title} authorization", message=message), 400
+        return render_template(
+            "error.html", title=f"{spec.title} authorization", message=message
+        ), 400
     with store.lock:
         code = AuthCode(
             code=secret_token(24),
@@ -92,7 +96,11 @@ def with_query(url: str, **extra: str | None) -> str:
 
 
 def redeem_code(
-    store: Store, provider: str, client_id: str, code: str | None, redirect_uri: str | None,
+    store: Store,
+    provider: str,
+    client_id: str,
+    code: str | None,
+    redirect_uri: str | None,
     code_verifier: str | None = None,
 ) -> AuthCode:
     """Spend an authorization code: single use, unexpired, same client and redirect_uri."""
@@ -110,7 +118,9 @@ def redeem_code(
             if not code_verifier:
                 raise OAuthError(400, "invalid_request", "code_verifier is required.")
             if not hmac.compare_digest(s256(code_verifier), grant.code_challenge):
-                raise OAuthError(400, "invalid_grant", "code_verifier does not match the challenge.")
+                raise OAuthError(
+                    400, "invalid_grant", "code_verifier does not match the challenge."
+                )
         grant.used = True
         return grant
 
@@ -134,7 +144,11 @@ def find_refresh(store: Store, provider: str, client_id: str, token: str | None)
 
 
 def issue_tokens(
-    store: Store, provider: str, client_id: str, user_id: str, ttl: float,
+    store: Store,
+    provider: str,
+    client_id: str,
+    user_id: str,
+    ttl: float,
     spent: RefreshToken | None = None,
 ) -> tuple[AccessToken, RefreshToken]:
     """A new access/refresh pair; `spent` (the refresh token used) can never be used again."""
@@ -146,7 +160,12 @@ def issue_tokens(
                 raise OAuthError(400, "invalid_grant", "The refresh token was already used.")
             spent.used = True
         access = AccessToken(
-            secret_token(), provider, client_id, user_id, grant_id, issued_at=now,
+            secret_token(),
+            provider,
+            client_id,
+            user_id,
+            grant_id,
+            issued_at=now,
             expires_at=now + ttl,
         )
         refresh = RefreshToken(secret_token(), provider, client_id, user_id, grant_id, now)

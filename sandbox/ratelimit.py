@@ -97,13 +97,15 @@ class Traffic:
             if reset_at is not None and now < reset_at:
                 self.early_total += 1
                 if len(self.early) < MAX_EARLY_RECORDS:
-                    self.early.append({
-                        "provider": provider,
-                        "endpoint": group,
-                        "owner": owner,
-                        "early_by_seconds": round(reset_at - now, 3),
-                        "at": now,
-                    })
+                    self.early.append(
+                        {
+                            "provider": provider,
+                            "endpoint": group,
+                            "owner": owner,
+                            "early_by_seconds": round(reset_at - now, 3),
+                            "at": now,
+                        }
+                    )
 
     def answered(self, provider: str, status: int) -> None:
         with self._lock:
@@ -111,9 +113,7 @@ class Traffic:
             if status == 429:
                 self.rate_limited[provider] += 1
 
-    def announce(
-        self, provider: str, pacing_key: str, owner: str | None, reset_at: float
-    ) -> None:
+    def announce(self, provider: str, pacing_key: str, owner: str | None, reset_at: float) -> None:
         """Remember the reset a 429 told `owner`, so a request before it counts as early."""
         if owner is None:
             return

@@ -110,7 +110,9 @@ def scheduling_url(event_type: EventType, base: str) -> str:
 
 def event_type_json(event_type: EventType, base: str) -> dict[str, Any]:
     et = event_type
-    description_html = f"<p>{html.escape(et.description_plain)}</p>" if et.description_plain else None
+    description_html = (
+        f"<p>{html.escape(et.description_plain)}</p>" if et.description_plain else None
+    )
     if et.pooling_type:
         kind_description = KIND_DESCRIPTIONS[et.pooling_type]
     else:

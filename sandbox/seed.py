@@ -62,8 +62,11 @@ def seed_demo(store: Store) -> None:
     cal_org = CalendlyOrg(uuid=calendly_uuid(store.rng), name="Acme Sandbox")
     store.calendly_orgs[cal_org.uuid] = cal_org
     team = SavvyScope(
-        id=prefixed_ulid(store.rng, "scope", at), name="Acme Sales", slug="acme-sales",
-        member_ids=[], team=True,
+        id=prefixed_ulid(store.rng, "scope", at),
+        name="Acme Sales",
+        slug="acme-sales",
+        member_ids=[],
+        team=True,
     )
     store.savvy_scopes[team.id] = team
     people: dict[str, tuple[CloseUser, CalendlyUser, SavvyUser | None]] = {}
@@ -102,12 +105,29 @@ def seed_demo(store: Store) -> None:
 def _demo_savvycal_links(store: Store, people: dict[str, Any], at: float) -> None:
     alice, bob = people["alice"][2], people["bob"][2]
     links = [
-        (alice, {"name": "Chat with Alice", "slug": "chat", "durations": [15, 30, 45],
-                 "default_duration": 30, "description": "Let's find a time to meet!",
-                 "private_name": "Generic link"}),
+        (
+            alice,
+            {
+                "name": "Chat with Alice",
+                "slug": "chat",
+                "durations": [15, 30, 45],
+                "default_duration": 30,
+                "description": "Let's find a time to meet!",
+                "private_name": "Generic link",
+            },
+        ),
         (alice, {"name": "Paused Link", "state": "disabled", "durations": [30]}),
-        (alice, {"name": "Acme Sales Demo", "slug": "demo", "scope": "acme-sales",
-                 "durations": [60], "default_duration": None, "description": ""}),
+        (
+            alice,
+            {
+                "name": "Acme Sales Demo",
+                "slug": "demo",
+                "scope": "acme-sales",
+                "durations": [60],
+                "default_duration": None,
+                "description": "",
+            },
+        ),
         (alice, {"name": "Unscoped Link", "scope": None, "durations": [25]}),
         (bob, {"name": "Coffee with Bob", "slug": "coffee", "durations": [30]}),
         (bob, {"name": "Bob's Long Session", "durations": [90, 120], "default_duration": None}),
@@ -119,26 +139,52 @@ def _demo_savvycal_links(store: Store, people: dict[str, Any], at: float) -> Non
 def _demo_close_links(store: Store, people: dict[str, Any]) -> None:
     alice_close, alice_cal, _ = people["alice"]
     thirty = next(e for e in store.event_types.values() if e.slug == "30min")
-    add_close_link(store, alice_close, {
-        "name": "Book with Alice", "url": "https://example.com/alice/meet",
-        "description": "Made by hand in Close.", "source": "MANUAL",
-    })
+    add_close_link(
+        store,
+        alice_close,
+        {
+            "name": "Book with Alice",
+            "url": "https://example.com/alice/meet",
+            "description": "Made by hand in Close.",
+            "source": "MANUAL",
+        },
+    )
     # Close's own Calendly integration already holds this event type: schedsync must not push a
     # second link with the same URL (CONTRACT §4).
-    add_close_link(store, alice_close, {
-        "name": thirty.name, "url": f"{BASE_PLACEHOLDER}/calendly/book/alice/30min",
-        "source": "CALENDLY", "source_id": "fe722374-9993-45f7-8c4c-c2004ec78940",
-        "source_type": "Solo", "duration_in_minutes": 30,
-    })
+    add_close_link(
+        store,
+        alice_close,
+        {
+            "name": thirty.name,
+            "url": f"{BASE_PLACEHOLDER}/calendly/book/alice/30min",
+            "source": "CALENDLY",
+            "source_id": "fe722374-9993-45f7-8c4c-c2004ec78940",
+            "source_type": "Solo",
+            "duration_in_minutes": 30,
+        },
+    )
     # Another OAuth app's link whose source_id looks like schedsync's: never schedsync's to touch.
-    add_close_link(store, alice_close, {
-        "name": "Other App Link", "url": "https://other.example.com/alice",
-        "source": "THIRD_PARTY", "source_id": f"calendly:{thirty.uuid}:{alice_close.id}",
-        "source_type": "Other App", "oauth_client_id": "oa2client_otherapp",
-    })
-    add_close_link(store, people["bob"][0], {
-        "name": "Bob's Calendar", "url": "https://example.com/bob", "source": "MANUAL",
-    })
+    add_close_link(
+        store,
+        alice_close,
+        {
+            "name": "Other App Link",
+            "url": "https://other.example.com/alice",
+            "source": "THIRD_PARTY",
+            "source_id": f"calendly:{thirty.uuid}:{alice_close.id}",
+            "source_type": "Other App",
+            "oauth_client_id": "oa2client_otherapp",
+        },
+    )
+    add_close_link(
+        store,
+        people["bob"][0],
+        {
+            "name": "Bob's Calendar",
+            "url": "https://example.com/bob",
+            "source": "MANUAL",
+        },
+    )
 
 
 def seed_scale(
@@ -160,20 +206,31 @@ def seed_scale(
             cal_user = _calendly_user(store, cal_org, f"Scale User {n}", slug, email, at, "teams")
             savvy_user = _savvy_user(store, "Scale", f"User {n}", email, slug, at, "premium")
             for i in range(event_types_per_user):
-                fields = {"name": f"Meeting {i + 1}", "slug": f"m{i + 1}", "position": i,
-                          "duration": 15 * (1 + i % 4), "description": f"Scale meeting {i + 1}"}
+                fields = {
+                    "name": f"Meeting {i + 1}",
+                    "slug": f"m{i + 1}",
+                    "position": i,
+                    "duration": 15 * (1 + i % 4),
+                    "description": f"Scale meeting {i + 1}",
+                }
                 store.add_event_type(build_event_type(store, [cal_user], fields, at))
             for i in range(savvycal_links_per_user):
-                create_savvy_link(store, savvy_user, {
-                    "name": f"Link {i + 1}", "slug": f"l{i + 1}", "durations": [30]}, at=at)
-            created.append({
-                "email": email,
-                "close_user_id": close_user.id,
-                "close_organization_id": close_org.id,
-                "calendly_user_uuid": cal_user.uuid,
-                "savvycal_user_id": savvy_user.id,
-                "savvycal_personal_token": savvy_user.personal_token,
-            })
+                create_savvy_link(
+                    store,
+                    savvy_user,
+                    {"name": f"Link {i + 1}", "slug": f"l{i + 1}", "durations": [30]},
+                    at=at,
+                )
+            created.append(
+                {
+                    "email": email,
+                    "close_user_id": close_user.id,
+                    "close_organization_id": close_org.id,
+                    "calendly_user_uuid": cal_user.uuid,
+                    "savvycal_user_id": savvy_user.id,
+                    "savvycal_personal_token": savvy_user.personal_token,
+                }
+            )
         return created
 
 
@@ -189,8 +246,14 @@ def _calendly_user(
     store: Store, org: CalendlyOrg, name: str, slug: str, email: str, at: float, plan: str
 ) -> CalendlyUser:
     user = CalendlyUser(
-        uuid=calendly_uuid(store.rng), name=name, slug=slug, email=email,
-        organization_uuid=org.uuid, plan=plan, created_at=at, updated_at=at,
+        uuid=calendly_uuid(store.rng),
+        name=name,
+        slug=slug,
+        email=email,
+        organization_uuid=org.uuid,
+        plan=plan,
+        created_at=at,
+        updated_at=at,
     )
     store.calendly_users[user.uuid] = user
     return user
@@ -203,8 +266,13 @@ def _savvy_user(
     # Fixed per email, so the token printed on the page keeps working across resets.
     token = "pt_secret_" + hashlib.sha256(f"sandbox:{email}".encode()).hexdigest()[:32]
     user = SavvyUser(
-        id=prefixed_ulid(store.rng, "user", at), email=email, first_name=first, last_name=last,
-        personal_token=token, scope_id=scope.id, plan=plan,
+        id=prefixed_ulid(store.rng, "user", at),
+        email=email,
+        first_name=first,
+        last_name=last,
+        personal_token=token,
+        scope_id=scope.id,
+        plan=plan,
     )
     scope.member_ids.append(user.id)
     store.savvy_scopes[scope.id] = scope
