@@ -1,9 +1,18 @@
 """Rate-limit state shared by every worker process, in Redis.
 
-Keys are (provider, token owner, endpoint group). A 429, or a response that announces no
-remaining budget, pauses the key until the announced reset for every process: no call for that
-key is sent before then. A short pause is waited out in place; a long one raises RateLimited so
-the task is retried with a countdown instead of holding a worker.
+Keys are (provider, token owner, endpoint group), as the providers count: Close per organization
+and endpoint group, Calendly and SavvyCal per user.
+
+- **Pause.** A 429 pauses the key until the provider's reset for every process: no call for that
+  key is sent before then.
+- **Budget.** The `remaining` a response announces becomes a shared counter that expires at the
+  announced reset. Every call takes one from it before it is sent, so workers running at once
+  cannot spend the same last unit; when it is spent, callers wait for the reset. A response only
+  ever lowers the counter (in-flight calls the provider has not counted yet would otherwise be
+  counted twice); a new window starts when the counter expires.
+
+A short wait is waited out in place; a long one raises RateLimited so the task is retried with a
+countdown instead of holding a worker.
 """
 
 from __future__ import annotations
@@ -22,7 +31,11 @@ MAX_INLINE_WAIT = 2.0
 
 class RedisPacer:
     def __init__(
-        self, client: redis.Redis, *, max_inline_wait: float = MAX_INLINE_WAIT, prefix: str = "rl"
+        self,
+        client: redis.Redis,
+        *,
+        max_inline_wait: float = MAX_INLINE_WAIT,
+        prefix: str = "rl",
     ):
         self.client = client
         self.max_inline_wait = max_inline_wait
@@ -31,24 +44,62 @@ class RedisPacer:
     def _pause_key(self, key: str) -> str:
         return f"{self.prefix}:pause:{key}"
 
+    def _budget_key(self, key: str) -> str:
+        return f"{self.prefix}:left:{key}"
+
     def before(self, key: str) -> None:
-        try:
-            raw = self.client.get(self._pause_key(key))
-        except redis.RedisError:
-            log.warning("rate-limit state unreachable; calling %s unpaced", key)
-            return
-        if raw is None:
-            return
-        wait = float(raw) - time.time()
-        if wait <= 0:
-            return
-        if wait > self.max_inline_wait:
-            raise RateLimited(wait, provider=key.split(":", 1)[0], status=None)
-        time.sleep(wait)
+        """Return when a call for `key` may be sent now (having taken one unit of budget)."""
+        deadline = time.monotonic() + self.max_inline_wait
+        while True:
+            try:
+                wait = self._wait_needed(key)
+            except redis.RedisError:
+                log.warning("rate-limit state unreachable; calling %s unpaced", key)
+                return
+            if wait <= 0:
+                return
+            if time.monotonic() + wait > deadline:
+                raise RateLimited(wait, provider=key.split(":", 1)[0], status=None)
+            time.sleep(min(wait, 0.25))
+
+    def _wait_needed(self, key: str) -> float:
+        raw = self.client.get(self._pause_key(key))
+        if raw is not None:
+            wait = float(raw) - time.time()
+            if wait > 0:
+                return wait
+        budget_key = self._budget_key(key)
+        left = self.client.decr(budget_key)
+        if left >= 0:
+            return 0.0
+        ttl_ms = self.client.pttl(budget_key)
+        if ttl_ms < 0:
+            # DECR created a counter with no window (expired between calls): not ours to keep.
+            self.client.delete(budget_key)
+            return 0.0
+        self.client.incr(budget_key)  # give back the unit we could not use
+        return max(ttl_ms / 1000.0, 0.01)
 
     def observe(self, key: str, remaining: int | None, reset: float | None) -> None:
-        if remaining is not None and remaining <= 0 and reset:
-            self.pause(key, reset)
+        if remaining is None or reset is None or reset <= 0:
+            return
+        budget_key = self._budget_key(key)
+        try:
+            with self.client.pipeline() as pipe:
+                try:
+                    pipe.watch(budget_key)
+                    current = pipe.get(budget_key)
+                    ttl_ms = pipe.pttl(budget_key)
+                    pipe.multi()
+                    if current is None or ttl_ms < 0:
+                        pipe.set(budget_key, max(remaining, 0), px=max(int(reset * 1000), 1))
+                    elif remaining < int(current):
+                        pipe.set(budget_key, max(remaining, 0), keepttl=True)
+                    pipe.execute()
+                except redis.WatchError:
+                    pass  # another worker just updated it from a response of its own
+        except redis.RedisError:
+            log.warning("rate-limit state unreachable; budget of %s not shared", key)
 
     def pause(self, key: str, seconds: float) -> None:
         if seconds <= 0:

@@ -1,0 +1,73 @@
+"""The shared rate-limit state, on a real redis-server: budgets and pauses hold across callers."""
+
+import threading
+import time
+
+import pytest
+
+from worker.errors import RateLimited
+from worker.pacing import RedisPacer
+
+KEY = "close:orga_1:GET /scheduling_link/"
+
+
+def test_unknown_budget_lets_calls_through(real_redis):
+    pacer = RedisPacer(real_redis)
+    for _ in range(5):
+        pacer.before(KEY)
+    assert not real_redis.exists(f"rl:left:{KEY}")
+
+
+def test_announced_budget_is_shared_and_never_overspent_by_concurrent_callers(real_redis):
+    RedisPacer(real_redis).observe(KEY, remaining=20, reset=30)
+    sent, refused = [], []
+
+    def caller():
+        pacer = RedisPacer(real_redis, max_inline_wait=0)
+        for _ in range(10):
+            try:
+                pacer.before(KEY)
+                sent.append(1)
+            except RateLimited as exc:
+                refused.append(exc.retry_after)
+
+    threads = [threading.Thread(target=caller) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(sent) == 20
+    assert len(refused) == 40 and all(0 < r <= 30 for r in refused)
+
+
+def test_a_response_only_lowers_the_budget_within_a_window(real_redis):
+    pacer = RedisPacer(real_redis)
+    pacer.observe(KEY, remaining=5, reset=30)
+    pacer.observe(KEY, remaining=9, reset=30)  # in-flight calls not yet counted by the provider
+    assert int(real_redis.get(f"rl:left:{KEY}")) == 5
+    pacer.observe(KEY, remaining=2, reset=30)
+    assert int(real_redis.get(f"rl:left:{KEY}")) == 2
+
+
+def test_a_new_window_starts_when_the_announced_reset_passes(real_redis):
+    pacer = RedisPacer(real_redis, max_inline_wait=2)
+    pacer.observe(KEY, remaining=0, reset=0.3)
+    started = time.monotonic()
+    pacer.before(KEY)  # waits out the short reset in place
+    assert time.monotonic() - started >= 0.25
+
+
+def test_a_pause_holds_every_caller_until_the_reset(real_redis):
+    RedisPacer(real_redis).pause(KEY, 20)
+    with pytest.raises(RateLimited) as info:
+        RedisPacer(real_redis).before(KEY)
+    assert 19 < info.value.retry_after <= 20
+
+
+def test_a_shorter_pause_never_shortens_a_longer_one(real_redis):
+    pacer = RedisPacer(real_redis)
+    pacer.pause(KEY, 20)
+    pacer.pause(KEY, 1)
+    with pytest.raises(RateLimited) as info:
+        pacer.before(KEY)
+    assert info.value.retry_after > 19
