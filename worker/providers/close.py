@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import math
 from typing import Any
 from urllib.parse import quote
 
@@ -13,15 +13,23 @@ from worker.http import HttpClient, json_object
 from worker.providers.schemas import CloseLinkSchema, load, load_many
 
 PAGE_SIZE = 100
-_RATELIMIT = re.compile(r"(\w+)\s*=\s*([0-9.]+)")
 _links = CloseLinkSchema()
 
 
 def parse_ratelimit(value: str | None) -> dict[str, float]:
     """`RateLimit: limit=100, remaining=50, reset=5` (reset is decimal seconds)."""
-    if not value:
-        return {}
-    return {k.lower(): float(v) for k, v in _RATELIMIT.findall(value)}
+    fields: dict[str, float] = {}
+    for part in (value or "").split(","):
+        name, sep, number = part.partition("=")
+        if not sep:
+            continue
+        try:
+            parsed = float(number.strip())
+        except ValueError:
+            continue
+        if math.isfinite(parsed):
+            fields[name.strip().lower()] = parsed
+    return fields
 
 
 class CloseClient(HttpClient):
