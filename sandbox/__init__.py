@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from .context import Sandbox, current_sandbox
 from .faults import apply_fault
@@ -57,7 +58,24 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     app.before_request(_provider_gate)
     app.after_request(_record_answer)
+    app.register_error_handler(404, _unrouted)
+    app.register_error_handler(405, _unrouted)
     return app
+
+
+def _unrouted(exc: HTTPException) -> Any:
+    """An unknown path or method answers in the shape of the API it was sent to, not as HTML."""
+    provider = _provider_of(request.path)
+    status = exc.code or 404
+    if provider == "close":
+        return jsonify(error=exc.description), status
+    if provider == "calendly":
+        return jsonify(title="Resource Not Found", message=exc.description), status
+    if provider == "savvycal":
+        return jsonify(errors=[{"message": exc.description}]), status
+    if request.path.startswith("/_sandbox/"):
+        return jsonify(error=exc.description), status
+    return exc
 
 
 def _provider_of(path: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 from . import create_app
@@ -18,7 +19,12 @@ def main(argv: list[str] | None = None) -> None:
         help="base URL clients reach the sandbox at (default: the host of each request)",
     )
     parser.add_argument("--seed", choices=("demo", "empty"), default=None)
+    parser.add_argument(
+        "--quiet", action="store_true", help="no per-request log lines (benchmarks)"
+    )
     args = parser.parse_args(argv)
+    if args.quiet:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     config: dict[str, object] = {}
     if args.public_url:
