@@ -210,6 +210,22 @@ def json_object(response: requests.Response, provider: str) -> dict[str, Any]:
     return body
 
 
+def next_cursor(value: Any, seen: set[str], provider: str) -> str | None:
+    """The cursor of the next page, or None on the last page.
+
+    A cursor that is not a string, or one this listing already followed, means the pages cannot
+    be read completely (the server would have us loop), so the listing fails as a whole.
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadResponse(f"{provider} sent a page cursor that is not a string", provider=provider)
+    if value in seen:
+        raise BadResponse(f"{provider} repeated a page cursor", provider=provider)
+    seen.add(value)
+    return value
+
+
 def describe_error(response: requests.Response) -> str:
     """A short, secret-free hint from an error body: provider error codes and messages only."""
     try:

@@ -7,7 +7,7 @@ from typing import Any
 import requests
 
 from worker.errors import BadResponse, NotFound
-from worker.http import HttpClient, json_object
+from worker.http import HttpClient, json_object, next_cursor
 from worker.providers.schemas import (
     CalendlyEventTypeSchema,
     CalendlyUserSchema,
@@ -59,15 +59,9 @@ class CalendlyClient(HttpClient):
         while True:
             body = self.get_json("/event_types", params=params)
             items.extend(load_many(_event_types, body.get("collection"), "calendly", "event type"))
-            pagination = body.get("pagination")
-            if not isinstance(pagination, dict):
-                raise BadResponse("calendly sent a page without pagination", provider="calendly")
-            token = pagination.get("next_page_token")
-            if not token:
+            token = next_cursor(_next_page_token(body), seen_tokens, "calendly")
+            if token is None:
                 return items
-            if token in seen_tokens:
-                raise BadResponse("calendly repeated a page token", provider="calendly")
-            seen_tokens.add(token)
             params = {"user": user_uri, "count": PAGE_SIZE, "page_token": token}
 
     def event_type(self, uuid: str) -> dict[str, Any]:
@@ -104,11 +98,12 @@ class CalendlyClient(HttpClient):
             "scope": "user",
             "count": PAGE_SIZE,
         }
+        seen_tokens: set[str] = set()
         while True:
             body = self.get_json("/webhook_subscriptions", params=params)
             items.extend(load_many(_webhooks, body.get("collection"), "calendly", "webhook"))
-            token = (body.get("pagination") or {}).get("next_page_token")
-            if not token:
+            token = next_cursor(_next_page_token(body), seen_tokens, "calendly")
+            if token is None:
                 return items
             params = {**params, "page_token": token}
 
@@ -119,6 +114,13 @@ class CalendlyClient(HttpClient):
         except NotFound:
             return False
         return True
+
+
+def _next_page_token(body: dict[str, Any]) -> Any:
+    pagination = body.get("pagination")
+    if not isinstance(pagination, dict):
+        raise BadResponse("calendly sent a page without pagination", provider="calendly")
+    return pagination.get("next_page_token")
 
 
 def _number(value: str | None) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.errors import BadResponse
-from worker.http import HttpClient
+from worker.http import HttpClient, next_cursor
 from worker.providers.schemas import SavvyCalLinkSchema, SavvyCalUserSchema, load, load_many
 
 PAGE_SIZE = 100
@@ -34,10 +34,7 @@ class SavvyCalClient(HttpClient):
             metadata = body.get("metadata")
             if not isinstance(metadata, dict):
                 raise BadResponse("savvycal sent a page without metadata", provider="savvycal")
-            cursor = metadata.get("after")
-            if not cursor:
+            cursor = next_cursor(metadata.get("after"), seen, "savvycal")
+            if cursor is None:
                 return items
-            if cursor in seen:
-                raise BadResponse("savvycal repeated a cursor", provider="savvycal")
-            seen.add(cursor)
             params = {"limit": PAGE_SIZE, "after": cursor}
