@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
+
+import requests
 
 from tests.sandbox.flows import (
     CLOSE_CREDS,
@@ -232,3 +235,17 @@ def test_rate_limit_answers_429_with_ratelimit_and_retry_after(sb):
     assert sb.get(f"{API}/me/", headers=headers).status_code == 429
     early = sb.get("/_sandbox/requests").get_json()["early_requests"]
     assert [e["endpoint"] for e in early] == ["GET /close/api/v1/me/"]
+
+
+def test_concurrent_refreshes_with_one_token_let_exactly_one_through(sb, live_sandbox):
+    tokens = close_tokens(sb)
+    form = {**CLOSE_CREDS, "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+
+    def refresh(_: int) -> int:
+        return requests.post(
+            f"{live_sandbox}/close/oauth2/token/", data=form, timeout=5
+        ).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(refresh, range(8)))
+    assert sorted(statuses) == [200] + [400] * 7
