@@ -1,5 +1,101 @@
-"""Routes of this blueprint are added in their own change."""
+"""Signing a rep in with Close (CONTRACT §3), and out again.
 
-from flask import Blueprint
+The Close grant is the account: its user id and organization id come from the token answer, the
+email from /me/. Signing out only ends the browser session; syncing goes on with the stored grant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
+from sqlalchemy import select
+
+from web import flow_failures, oauth_state
+from web.provider_identity import close_identity
+from worker import runtime
+from worker.accounts import store_close_account
+from worker.config import Settings
+from worker.models import ACTIVE, PROVIDERS, Connection
+from worker.oauth import authorization_url, exchange_code, oauth_provider
+from worker.triggers import request_full_sync
 
 bp = Blueprint("signin", __name__)
+flow_failures.register(bp)
+
+ACCOUNT_KEY = "account_id"
+
+
+def settings() -> Settings:
+    return current_app.config["SCHEDSYNC"]
+
+
+def signed_in_account_id() -> int | None:
+    account_id = session.get(ACCOUNT_KEY)
+    return account_id if isinstance(account_id, int) else None
+
+
+def sign_in_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Send a browser that is not signed in to the connect page (303 after a POST)."""
+
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if signed_in_account_id() is None:
+            return redirect(url_for("pages.index"), 303 if request.method == "POST" else 302)
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+def has_active_provider(account_id: int) -> bool:
+    with runtime.session_scope() as db:
+        return (
+            db.scalars(
+                select(Connection.id).where(
+                    Connection.account_id == account_id,
+                    Connection.provider.in_(PROVIDERS),
+                    Connection.state == ACTIVE,
+                )
+            ).first()
+            is not None
+        )
+
+
+@bp.get("/oauth/close/start")
+def close_start():
+    if not settings().provider_configured("close"):
+        abort(404, "Signing in with Close is not set up on this schedsync (CLOSE_CLIENT_ID).")
+    state, _ = oauth_state.begin("close")
+    provider = oauth_provider(settings(), "close")
+    return redirect(authorization_url(provider, settings().redirect_uri("close"), state))
+
+
+@bp.get("/oauth/close/callback")
+def close_callback():
+    _, code = oauth_state.take_callback("close")
+    provider = oauth_provider(settings(), "close")
+    grant = exchange_code(provider, code, settings().redirect_uri("close"))
+    identity = close_identity(grant)
+    connected = store_close_account(
+        close_user_id=identity.user_id,
+        organization_id=identity.organization_id,
+        email=identity.email,
+        grant=grant,
+    )
+    # A fresh session on sign-in: nothing from before it (a fixated cookie) carries over.
+    session.clear()
+    session[ACCOUNT_KEY] = connected.account_id
+    if has_active_provider(connected.account_id):
+        # A rep signing in again after Close access was lost: catch up at once.
+        request_full_sync(connected.account_id)
+    flash(f"Signed in with Close as {identity.email or identity.user_id}.", "ok")
+    return redirect(url_for("pages.index"))
+
+
+@bp.post("/signout")
+def signout():
+    session.clear()
+    flash("Signed out. Your links keep syncing.", "ok")
+    return redirect(url_for("pages.index"), 303)

@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 from oauthlib.oauth2 import OAuth2Error
+from oauthlib.oauth2.rfc6749.errors import MissingTokenError, MissingTokenTypeError
 from requests.auth import HTTPBasicAuth
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import Timeout
@@ -157,6 +158,11 @@ def exchange_code(
         kwargs["include_client_id"] = True
     try:
         token = session.fetch_token(p.token_url, **kwargs)
+    except (MissingTokenError, MissingTokenTypeError) as exc:
+        # oauthlib reports an answer without access_token as an OAuth error; it is not a refusal.
+        raise BadResponse(
+            f"{p.name} token answer is incomplete ({exc.error})", provider=p.name
+        ) from exc
     except OAuth2Error as exc:
         raise GrantRevoked(
             f"{p.name} refused the authorization code ({exc.error})", provider=p.name

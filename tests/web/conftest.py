@@ -1,0 +1,26 @@
+"""Fixtures for the browser routes: tasks sent by name recorded too, a signed-in browser, and the
+provider answers the OAuth flows need, mocked with `responses`."""
+
+from __future__ import annotations
+
+import pytest
+import responses as responses_lib
+
+
+@pytest.fixture
+def sent(enqueued, monkeypatch):
+    """Every task enqueued, whether through a task object or by name: (name, args)."""
+    from worker.celery_app import celery_app
+
+    def fake_send_task(name, args=None, kwargs=None, **options):
+        enqueued.append((name, tuple(args or ()) + tuple((kwargs or {}).values())))
+
+    monkeypatch.setattr(celery_app, "send_task", fake_send_task)
+    return enqueued
+
+
+@pytest.fixture
+def mocked():
+    """`responses` that fails the test on any request nobody mocked."""
+    with responses_lib.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
