@@ -8,6 +8,7 @@ only their paths, their pagination and their rate-limit header dialect.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = (502, 503, 504)
 MAX_ATTEMPTS = 3
+# A provider announcing a longer wait than this is misreporting; try again within a day.
+MAX_ANNOUNCED_WAIT = 24 * 3600.0
 
 
 class TokenSource(Protocol):
@@ -97,11 +100,8 @@ class HttpClient:
         return None, None
 
     def retry_after(self, response: requests.Response) -> float:
-        value = response.headers.get("Retry-After")
-        try:
-            return max(float(value), 0.0) if value is not None else 2.0
-        except ValueError:
-            return 2.0
+        seconds = header_number(response.headers.get("Retry-After"))
+        return 2.0 if seconds is None else seconds
 
     def rate_key(self, group: str) -> str:
         return f"{self.provider}:{self.rate_owner}:{group}"
@@ -171,13 +171,13 @@ class HttpClient:
             return
         remaining, reset = self.rate_limit_state(response)
         if remaining is not None or reset is not None:
-            self.pacer.observe(key, remaining, reset)
+            self.pacer.observe(key, remaining, None if reset is None else bounded_wait(reset))
 
     def _error(self, method: str, path: str, key: str, response: requests.Response) -> Exception:
         status = response.status_code
         what = f"{self.provider} {method} {path.split('?')[0]} answered {status}"
         if status == 429:
-            wait = self.retry_after(response)
+            wait = bounded_wait(self.retry_after(response))
             if self.pacer is not None:
                 self.pacer.pause(key, wait)
             return RateLimited(wait, provider=self.provider)
@@ -196,6 +196,24 @@ class HttpClient:
     def _backoff(self, attempt: int) -> None:
         base = self.retry_backoff * (2 ** (attempt - 1))
         self._sleep(base * random.uniform(0.75, 1.25))
+
+
+def header_number(value: str | None) -> float | None:
+    """A number from a rate-limit header; None when absent, unreadable or not finite."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def bounded_wait(seconds: float) -> float:
+    """An announced wait made safe to store and to schedule a retry with."""
+    if not math.isfinite(seconds):
+        return MAX_ANNOUNCED_WAIT if seconds > 0 else 0.0
+    return min(max(seconds, 0.0), MAX_ANNOUNCED_WAIT)
 
 
 def json_object(response: requests.Response, provider: str) -> dict[str, Any]:

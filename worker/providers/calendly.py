@@ -7,7 +7,7 @@ from typing import Any
 import requests
 
 from worker.errors import BadResponse, NotFound
-from worker.http import HttpClient, json_object, next_cursor
+from worker.http import HttpClient, header_number, json_object, next_cursor
 from worker.providers.schemas import (
     CalendlyEventTypeSchema,
     CalendlyUserSchema,
@@ -32,16 +32,16 @@ class CalendlyClient(HttpClient):
     provider = "calendly"
 
     def rate_limit_state(self, response: requests.Response) -> tuple[int | None, float | None]:
-        remaining = _number(response.headers.get("X-RateLimit-Remaining"))
-        reset = _number(response.headers.get("X-RateLimit-Reset"))
+        remaining = header_number(response.headers.get("X-RateLimit-Remaining"))
+        reset = header_number(response.headers.get("X-RateLimit-Reset"))
         return (None if remaining is None else int(remaining)), reset
 
     def retry_after(self, response: requests.Response) -> float:
-        reset = _number(response.headers.get("X-RateLimit-Reset"))
+        reset = header_number(response.headers.get("X-RateLimit-Reset"))
         if reset is not None:
             return max(reset, 0.0)
         # Calendly documents X-RateLimit-Reset only; its window is typically 60 s.
-        return _number(response.headers.get("Retry-After")) or 60.0
+        return header_number(response.headers.get("Retry-After")) or 60.0
 
     def rate_key(self, group: str) -> str:
         # Calendly limits per user, across all endpoints.
@@ -121,10 +121,3 @@ def _next_page_token(body: dict[str, Any]) -> Any:
     if not isinstance(pagination, dict):
         raise BadResponse("calendly sent a page without pagination", provider="calendly")
     return pagination.get("next_page_token")
-
-
-def _number(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
