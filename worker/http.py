@@ -15,8 +15,13 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import requests
+from requests.exceptions import (
+    ChunkedEncodingError,
+    ConnectTimeout,
+    ContentDecodingError,
+    ReadTimeout,
+)
 from requests.exceptions import ConnectionError as RequestsConnectionError
-from requests.exceptions import ConnectTimeout, ReadTimeout
 from urllib3.exceptions import NewConnectionError
 
 from worker.errors import (
@@ -33,6 +38,14 @@ from worker.errors import (
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = (502, 503, 504)
+# Transport failures: no answer, or an answer cut off or garbled on the way (the request may
+# still have been acted on, unless was_sent() says otherwise).
+TRANSPORT_FAILURES = (
+    RequestsConnectionError,
+    ReadTimeout,
+    ChunkedEncodingError,
+    ContentDecodingError,
+)
 MAX_ATTEMPTS = 3
 # A provider announcing a longer wait than this is misreporting; try again within a day.
 MAX_ANNOUNCED_WAIT = 24 * 3600.0
@@ -140,7 +153,7 @@ class HttpClient:
                 response = self.session.request(
                     method, self.url(path), headers=headers, timeout=self.timeout, **kwargs
                 )
-            except (RequestsConnectionError, ReadTimeout) as exc:
+            except TRANSPORT_FAILURES as exc:
                 retry_safe = idempotent or not was_sent(exc)
                 if retry_safe and attempt < MAX_ATTEMPTS:
                     self._backoff(attempt)
