@@ -59,7 +59,7 @@ def card_for(provider: str, conn: Connection | None, mappings: list[LinkMapping]
     card = ProviderCard(provider, NAMES[provider], conn.state if conn else "none")
     if conn is not None:
         card.auth_kind = conn.auth_kind
-        card.who = conn.external_email or conn.external_user_id
+        card.who = conn.external_email
         card.reason = conn.state_reason if conn.state == NEEDS_REAUTH else None
         card.webhook_state = conn.webhook_state if provider == "calendly" else None
     card.links = [
