@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import (
+    setup_logging,
+    task_failure,
+    task_postrun,
+    task_prerun,
+    task_retry,
+    task_success,
+)
 
 from worker import runtime
 from worker.schedule import beat_schedule
@@ -53,6 +60,43 @@ def _configure_worker_logging(**_kwargs: object) -> None:
     from worker.logs import configure_logging
 
     configure_logging(runtime.settings())
+
+
+# Every log line of a task carries its task id, and the lines after it ends its outcome
+# (worker/logs.py); the task's own code binds the account and provider it works on.
+@task_prerun.connect
+def _bind_task_log_fields(task_id: str, **_kwargs: object) -> None:
+    from worker import logs
+
+    logs.begin_task(task_id)
+
+
+@task_success.connect
+def _bind_task_success(result: object = None, **_kwargs: object) -> None:
+    from worker import logs
+
+    logs.bind(outcome=result if isinstance(result, str) else "ok")
+
+
+@task_retry.connect
+def _bind_task_retry(**_kwargs: object) -> None:
+    from worker import logs
+
+    logs.bind(outcome="retry")
+
+
+@task_failure.connect
+def _bind_task_failure(**_kwargs: object) -> None:
+    from worker import logs
+
+    logs.bind(outcome="error")
+
+
+@task_postrun.connect
+def _unbind_task_log_fields(**_kwargs: object) -> None:
+    from worker import logs
+
+    logs.end_task()
 
 
 celery_app = make_celery()

@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from worker.config import Settings
@@ -31,6 +32,45 @@ def scrub(text: str) -> str:
 
 
 CONTEXT_FIELDS = ("account", "provider", "task_id", "outcome")
+
+# The fields of the task being run in this process (set by the Celery signals in
+# worker/celery_app.py). `bind` adds to them, so every later line of the task carries them,
+# Celery's own "succeeded" line included; outside a task `bind` does nothing, so a web process
+# thread never carries one request's account into the next.
+_task_fields: ContextVar[dict[str, object] | None] = ContextVar(
+    "schedsync_task_fields", default=None
+)
+
+
+def begin_task(task_id: str) -> None:
+    fields: dict[str, object] = {"task_id": task_id}
+    # The token that restores the outer context travels with the fields: tasks nest (eager
+    # calls) and threads interleave, so no process-wide registry of tokens would be right.
+    fields["_restore"] = _task_fields.set(fields)
+
+
+def end_task() -> None:
+    fields = _task_fields.get()
+    if fields is not None and "_restore" in fields:
+        _task_fields.reset(fields.pop("_restore"))  # type: ignore[arg-type]
+
+
+def bind(**fields: object) -> None:
+    """Attach fields (account, provider, outcome) to the rest of the current task's lines."""
+    current = _task_fields.get()
+    if current is not None:
+        current.update({k: v for k, v in fields.items() if v is not None})
+
+
+class TaskContextFilter(logging.Filter):
+    """Give each record the current task's fields, unless the call passed its own `extra`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = _task_fields.get() or {}
+        for name in CONTEXT_FIELDS:
+            if name in fields and getattr(record, name, None) is None:
+                setattr(record, name, fields[name])
+        return True
 
 
 class ScrubbingFilter(logging.Filter):
@@ -72,6 +112,7 @@ class TextFormatter(logging.Formatter):
 
 def configure_logging(settings: Settings, stream=None) -> None:  # noqa: ANN001
     handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(TaskContextFilter())
     handler.addFilter(ScrubbingFilter())
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     root = logging.getLogger()

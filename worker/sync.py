@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from worker import runtime
+from worker import logs, runtime
 from worker.clients import calendly_client, close_client, savvycal_client
 from worker.errors import NotFound, ProviderError, RateLimited
 from worker.links import (
@@ -127,6 +127,12 @@ def desired_links(view: AccountView, warnings: list[str], failures: dict[str, st
         except (ProviderError, NeedsReauth) as exc:
             desired.held_providers.add(provider)
             failures[provider] = str(exc)
+            log.warning(
+                "%s could not be read; its links are kept: %s",
+                provider,
+                exc,
+                extra={"provider": provider},
+            )
             continue
         desired.links.update(selection.links)
         desired.skipped |= selection.skipped
@@ -235,6 +241,7 @@ def full_sync(account_id: int) -> int:
     """Reconcile every link of the account; returns the SyncRun id. Raises RateLimited (after
     recording the run) when the task should be retried after the provider's reset."""
     view = load_account(account_id)
+    logs.bind(account=view.close_user_id)
     run_id = start_run(account_id)
     tally, warnings, failures = Tally(), [], {}
     try:
@@ -278,6 +285,7 @@ def full_sync(account_id: int) -> int:
         tally.deleted,
         tally.unchanged,
         tally.failed,
+        extra={"outcome": outcome},
     )
     return run_id
 
@@ -285,6 +293,7 @@ def full_sync(account_id: int) -> int:
 def sync_event_type(account_id: int, event_type_uuid: str) -> Tally:
     """Apply one Calendly event type to Close with exactly the full sync's rules."""
     view = load_account(account_id)
+    logs.bind(account=view.close_user_id, provider="calendly")
     conn = view.connections.get("calendly")
     if conn is None or conn[1] != ACTIVE:
         return Tally()

@@ -23,9 +23,9 @@ def reconcile_account(account_id: int) -> str:
     try:
         outcome = triggers.run_coalesced(account_id, lambda: sync.full_sync(account_id))
     except sync.AccountNotSyncable as exc:
-        log.info("skipped sync: %s", exc)
+        log.info("skipped sync: %s", exc, extra={"outcome": "not_syncable"})
         return "not_syncable"
-    log.info("reconcile of account %s: %s", account_id, outcome)
+    log.info("reconcile of account %s: %s", account_id, outcome, extra={"outcome": outcome})
     return outcome
 
 
