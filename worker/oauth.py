@@ -32,7 +32,7 @@ from worker.errors import (
     Unavailable,
     UnknownOutcome,
 )
-from worker.http import was_sent
+from worker.http import TRANSPORT_FAILURES, bounded_wait, header_number, was_sent
 from worker.models import utcnow
 
 # Providers may answer a scope other than the one asked; that is not an error for us.
@@ -110,7 +110,7 @@ def grant_from(body: dict[str, Any], provider: str) -> TokenGrant:
     expires_in = body.get("expires_in")
     try:
         expires_at = utcnow() + timedelta(seconds=float(expires_in)) if expires_in else None
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise BadResponse(
             f"{provider} token answer has a bad expires_in", provider=provider
         ) from exc
@@ -193,18 +193,15 @@ def refresh(p: OAuthProvider, refresh_token: str) -> TokenGrant:
         response = _form_post(
             p, p.token_url, {"grant_type": "refresh_token", "refresh_token": refresh_token}
         )
-    except (RequestsConnectionError, Timeout) as exc:
+    except TRANSPORT_FAILURES as exc:
         if was_sent(exc):
             raise UnknownOutcome(f"{p.name} token call sent, no answer", provider=p.name) from exc
         raise Unavailable(f"{p.name} token endpoint unreachable", provider=p.name) from exc
     status = response.status_code
     if status == 429:
         retry = response.headers.get("X-RateLimit-Reset") or response.headers.get("Retry-After")
-        try:
-            wait = float(retry) if retry else 60.0
-        except ValueError:
-            wait = 60.0
-        raise RateLimited(wait, provider=p.name)
+        wait = header_number(retry)
+        raise RateLimited(60.0 if wait is None else bounded_wait(wait), provider=p.name)
     if status >= 500:
         raise Unavailable(
             f"{p.name} token endpoint answered {status}", provider=p.name, status=status
@@ -228,12 +225,16 @@ def revoke(p: OAuthProvider, token: str) -> None:
     if not p.revoke_url:
         return
     data = {"token": token}
-    if p.name == "calendly":
-        # Calendly's revoke takes client_id and client_secret in the form body (its docs page).
-        data = {**data, "client_id": p.client_id, "client_secret": p.client_secret}
-        response = requests.post(p.revoke_url, data=data, timeout=p.timeout)
-    else:
-        response = _form_post(p, p.revoke_url, data)
+    try:
+        if p.name == "calendly":
+            # Calendly's revoke takes client_id and client_secret in the form body (its docs page).
+            data = {**data, "client_id": p.client_id, "client_secret": p.client_secret}
+            response = requests.post(p.revoke_url, data=data, timeout=p.timeout)
+        else:
+            response = _form_post(p, p.revoke_url, data)
+    except TRANSPORT_FAILURES as exc:
+        # Revoking twice is harmless, so any transport failure is worth trying again.
+        raise Unavailable(f"{p.name} revoke endpoint unreachable", provider=p.name) from exc
     if response.status_code >= 500:
         raise Unavailable(f"{p.name} revoke answered {response.status_code}", provider=p.name)
     # A 4xx means the token is already unusable: nothing more to revoke.
@@ -243,11 +244,15 @@ def introspect(p: OAuthProvider, token: str) -> bool:
     """Calendly only: is this (refresh) token still active?"""
     if not p.introspect_url:
         raise ValueError(f"{p.name} has no introspection endpoint")
-    response = requests.post(
-        p.introspect_url,
-        data={"client_id": p.client_id, "client_secret": p.client_secret, "token": token},
-        timeout=p.timeout,
-    )
+    try:
+        response = requests.post(
+            p.introspect_url,
+            data={"client_id": p.client_id, "client_secret": p.client_secret, "token": token},
+            timeout=p.timeout,
+        )
+    except TRANSPORT_FAILURES as exc:
+        # Introspection changes nothing at the provider: asking again later is always safe.
+        raise Unavailable(f"{p.name} introspect endpoint unreachable", provider=p.name) from exc
     if response.status_code >= 400:
         raise Unavailable(f"{p.name} introspect answered {response.status_code}", provider=p.name)
     body = _json_or_empty(response)
