@@ -94,10 +94,9 @@ def test_calls_are_sent_again_once_the_announced_reset_has_passed(http, make_cli
     client = make_client("close", pacer=pacer)
     with pytest.raises(RateLimited):
         call(client)
+    # (That the key is refused meanwhile is shown above with longer resets: asserting it inside
+    # a 50 ms window would depend on the machine's speed.)
     reset_at = time.monotonic() + 0.05
-    with pytest.raises(RateLimited):
-        call(client)
-    assert len(http.calls) == 1
 
     time.sleep(max(reset_at - time.monotonic(), 0) + 0.01)
 
