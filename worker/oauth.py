@@ -156,6 +156,9 @@ def exchange_code(
     else:
         kwargs["client_secret"] = p.client_secret
         kwargs["include_client_id"] = True
+    # oauthlib reads any error body as an OAuth refusal; an overloaded or rate-limiting provider
+    # is not a refusal, so the status is looked at first.
+    session.register_compliance_hook("access_token_response", _raise_for_unavailable(p))
     try:
         token = session.fetch_token(p.token_url, **kwargs)
     except (MissingTokenError, MissingTokenTypeError) as exc:
@@ -172,6 +175,27 @@ def exchange_code(
     except ValueError as exc:  # oauthlib: missing access_token / token_type
         raise BadResponse(f"{p.name} token answer cannot be read", provider=p.name) from exc
     return grant_from(dict(token), p.name)
+
+
+def _retry_after(response: requests.Response) -> float:
+    retry = response.headers.get("X-RateLimit-Reset") or response.headers.get("Retry-After")
+    wait = header_number(retry)
+    return 60.0 if wait is None else bounded_wait(wait)
+
+
+def _raise_for_unavailable(p: OAuthProvider):
+    def hook(response: requests.Response) -> requests.Response:
+        if response.status_code == 429:
+            raise RateLimited(_retry_after(response), provider=p.name)
+        if response.status_code >= 500:
+            raise Unavailable(
+                f"{p.name} token endpoint answered {response.status_code}",
+                provider=p.name,
+                status=response.status_code,
+            )
+        return response
+
+    return hook
 
 
 def _form_post(p: OAuthProvider, url: str, data: dict[str, str]) -> requests.Response:
@@ -199,9 +223,7 @@ def refresh(p: OAuthProvider, refresh_token: str) -> TokenGrant:
         raise Unavailable(f"{p.name} token endpoint unreachable", provider=p.name) from exc
     status = response.status_code
     if status == 429:
-        retry = response.headers.get("X-RateLimit-Reset") or response.headers.get("Retry-After")
-        wait = header_number(retry)
-        raise RateLimited(60.0 if wait is None else bounded_wait(wait), provider=p.name)
+        raise RateLimited(_retry_after(response), provider=p.name)
     if status >= 500:
         raise Unavailable(
             f"{p.name} token endpoint answered {status}", provider=p.name, status=status

@@ -304,3 +304,29 @@ def test_an_introspection_that_cannot_be_read_is_a_typed_error(http, settings, a
 
     with pytest.raises(error):
         oauth.introspect(provider(settings, "calendly"), OLD_REFRESH)
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(503, Unavailable), (500, Unavailable), (429, RateLimited)]
+)
+def test_code_exchange_failing_on_the_providers_side_is_not_a_refusal(
+    http, settings, status, error
+):
+    http.post(
+        TOKEN_URLS["close"],
+        status=status,
+        json={"error": "server_error"},
+        headers={"Retry-After": "3"},
+    )
+    with pytest.raises(error):
+        oauth.exchange_code(
+            provider(settings, "close"), "the-code", "http://localhost:5000/oauth/close/callback"
+        )
+
+
+def test_code_exchange_refused_by_the_provider_is_grant_revoked(http, settings):
+    http.post(TOKEN_URLS["close"], status=400, json={"error": "invalid_grant"})
+    with pytest.raises(GrantRevoked):
+        oauth.exchange_code(
+            provider(settings, "close"), "the-code", "http://localhost:5000/oauth/close/callback"
+        )
