@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 
 from worker import oauth, runtime
 from worker.clients import calendly_client, close_client
-from worker.errors import NotFound
+from worker.errors import NotFound, Unauthorized
 from worker.links import provider_of
 from worker.models import (
     ACTIVE,
@@ -26,6 +26,7 @@ from worker.models import (
 )
 from worker.providers.calendly import uuid_of
 from worker.reconcile import is_ours
+from worker.tokens import NeedsReauth
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,13 @@ def delete_webhooks(conn: Connection) -> None:
     client = calendly_client(conn.id, conn.external_user_id)
     for sub in subs:
         if sub.calendly_uri:
-            client.delete_webhook(uuid_of(sub.calendly_uri))  # False (404) = already gone
+            try:
+                client.delete_webhook(uuid_of(sub.calendly_uri))  # False (404) = already gone
+            except (NeedsReauth, Unauthorized):
+                # The grant died before its clean-up: nothing can delete the subscription at
+                # Calendly now. Once its row is gone our receiver answers its deliveries 404,
+                # and Calendly disables a subscription whose deliveries keep failing.
+                log.info("webhook of connection %s left to Calendly: grant is gone", conn.id)
         with runtime.session_scope() as session:
             session.execute(delete(WebhookSubscription).where(WebhookSubscription.id == sub.id))
 

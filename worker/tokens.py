@@ -9,13 +9,15 @@ new pair before anything uses it.
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
 from worker import oauth, runtime
-from worker.errors import GrantRevoked, Unavailable, UnknownOutcome
+from worker.errors import GrantRevoked, RateLimited, Unavailable, UnknownOutcome
 from worker.locks import RenewingLock
 from worker.log_guards import guard_library_loggers
 from worker.models import ACTIVE, DISCONNECTED, NEEDS_REAUTH, Connection, utcnow
@@ -31,6 +33,13 @@ guard_library_loggers()
 # An API call refreshes first when its token has less than this left (the sweep keeps a wider
 # margin; this covers a token that expired while the sweep could not run).
 CALL_MARGIN_SECONDS = 60
+
+# Calendly issues at most 8 tokens per user per minute (reference/calendly-api.md §1.2). A token
+# refreshed under a minute ago is as fresh as a refresh can make it, so expiry alone never spends
+# another (a margin longer than the tokens' lifetime would otherwise refresh on every call); and
+# no connection makes more than this many token calls a minute, whatever keeps refusing tokens.
+FRESH_SECONDS = 60
+MAX_TOKEN_CALLS_PER_MINUTE = 4
 
 
 class NeedsReauth(GrantRevoked):
@@ -102,9 +111,11 @@ def refresh_connection(
                 mark_needs_reauth(snap, "the provider refused the token")
                 raise NeedsReauth(f"{snap.provider} refused the token")
             return snap
+        if not refused and refreshed_recently(connection_id):
+            return snap
         provider = oauth.oauth_provider(runtime.settings(), snap.provider)
         try:
-            grant = _spend(provider, snap.refresh_token)
+            grant = _spend(provider, snap.refresh_token, connection_id)
         except GrantRevoked as exc:
             again = snapshot(connection_id)
             if again is not None and again.generation != snap.generation:
@@ -116,20 +127,48 @@ def refresh_connection(
         lock.release()
 
 
-def _spend(provider: oauth.OAuthProvider, refresh_token: str) -> oauth.TokenGrant:
+def _calls_key(connection_id: int) -> str:
+    return f"tokens:calls:{connection_id}"
+
+
+def _fresh_key(connection_id: int) -> str:
+    return f"tokens:fresh:{connection_id}"
+
+
+def refreshed_recently(connection_id: int) -> bool:
+    return bool(runtime.redis_client().exists(_fresh_key(connection_id)))
+
+
+def _token_call(
+    provider: oauth.OAuthProvider, refresh_token: str, connection_id: int
+) -> oauth.TokenGrant:
+    """One call to the token endpoint, within the connection's budget of calls a minute."""
+    client, key, now = runtime.redis_client(), _calls_key(connection_id), time.time()
+    client.zremrangebyscore(key, 0, now - 60)
+    oldest = client.zrange(key, 0, 0, withscores=True)
+    if client.zcard(key) >= MAX_TOKEN_CALLS_PER_MINUTE and oldest:
+        raise RateLimited(max(oldest[0][1] + 60 - now, 1.0), provider=provider.name, status=None)
+    client.zadd(key, {f"{now:.6f}:{secrets.token_hex(4)}": now})
+    client.expire(key, 120)
+    return oauth.refresh(provider, refresh_token)
+
+
+def _spend(
+    provider: oauth.OAuthProvider, refresh_token: str, connection_id: int
+) -> oauth.TokenGrant:
     try:
-        return oauth.refresh(provider, refresh_token)
+        return _token_call(provider, refresh_token, connection_id)
     except UnknownOutcome:
         if provider.introspect_url:
             # Calendly can tell whether the lost call rotated the token.
             if oauth.introspect(provider, refresh_token):
-                return oauth.refresh(provider, refresh_token)
+                return _token_call(provider, refresh_token, connection_id)
             raise GrantRevoked(
                 f"{provider.name} rotated the refresh token but the answer was lost",
                 provider=provider.name,
             ) from None
         # Elsewhere one retry with the same token decides: it works, or it is refused.
-        return oauth.refresh(provider, refresh_token)
+        return _token_call(provider, refresh_token, connection_id)
 
 
 def _store(snap: Snapshot, grant: oauth.TokenGrant) -> Snapshot:
@@ -151,19 +190,27 @@ def _store(snap: Snapshot, grant: oauth.TokenGrant) -> Snapshot:
         if result.rowcount != 1:
             # Cannot happen while every writer holds the lock; a reconnect does not. Its pair wins.
             log.warning("refresh of connection %s lost a race with a reconnect", snap.id)
+    runtime.redis_client().set(_fresh_key(snap.id), "1", ex=FRESH_SECONDS)
     log.info("refreshed %s token of connection %s", snap.provider, snap.id)
     return snapshot(snap.id) or snap
 
 
 def mark_needs_reauth(snap: Snapshot, reason: str) -> None:
+    """Active → needs_reauth. A disconnected connection stays disconnected: its clean-up goes on
+    (and checks that state), it only cannot use this grant any more."""
     with runtime.session_scope() as session:
-        session.execute(
+        result = session.execute(
             update(Connection)
-            .where(Connection.id == snap.id, Connection.token_generation == snap.generation)
+            .where(
+                Connection.id == snap.id,
+                Connection.token_generation == snap.generation,
+                Connection.state == ACTIVE,
+            )
             .values(state=NEEDS_REAUTH, state_reason=reason[:500], updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
-    log.warning("%s connection %s needs reconnecting: %s", snap.provider, snap.id, reason)
+    if result.rowcount == 1:
+        log.warning("%s connection %s needs reconnecting: %s", snap.provider, snap.id, reason)
 
 
 class StoredToken:

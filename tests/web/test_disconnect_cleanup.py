@@ -150,3 +150,29 @@ def test_a_close_outage_keeps_the_tokens_for_the_retry(calendly_disconnected, mo
     with runtime.session_scope() as session:
         conn = session.get(Connection, calendly_disconnected.connection_id)
         assert (conn.access_token, conn.refresh_token) == ("cal-at-user_A", "cal-rt-user_A")
+
+
+def test_a_dead_calendly_grant_does_not_stop_the_clean_up(calendly_disconnected, mocked):
+    from tests.tokens.conftest import expire_in
+
+    expire_in(calendly_disconnected.connection_id, -30)
+    mocked.post(f"{CALENDLY_AUTH}/oauth/token", status=400, json={"error": "invalid_grant"})
+    mocked.get(LINKS_URL, json={"data": [close_link("calendly:ET1:user_A")], "has_more": False})
+    mocked.delete(delete_url("calendly:ET1:user_A"), status=204)
+    mocked.post(REVOKE_URL, status=400, json={"error": "invalid_request"})
+
+    result = disconnect_connection(
+        calendly_disconnected.connection_id, calendly_disconnected.connect_count
+    )
+
+    assert result == "ok"
+    methods = [(c.request.method, c.request.url.split("?")[0]) for c in mocked.calls]
+    assert methods[:3] == [
+        ("POST", f"{CALENDLY_AUTH}/oauth/token"),
+        ("GET", LINKS_URL),
+        ("DELETE", delete_url("calendly:ET1:user_A")),
+    ]
+    with runtime.session_scope() as session:
+        conn = session.get(Connection, calendly_disconnected.connection_id)
+        assert (conn.state, conn.access_token, conn.refresh_token) == ("disconnected", None, None)
+        assert session.scalars(select(WebhookSubscription)).all() == []
