@@ -422,3 +422,27 @@ def test_no_token_appears_in_the_account_answers(client, described_account):
     answers += client.get("/admin/accounts/user_A", headers=ADMIN).data
     for secret in (b"close-at-", b"close-rt-", b"cal-at-", b"cal-rt-", b"sc-at-", b"sc-rt-"):
         assert secret not in answers
+
+
+def test_with_the_broker_down_every_trigger_is_recorded_and_the_answer_is_quick(
+    client, world, monkeypatch
+):
+    import redis
+
+    from worker.tasks.reconcile import reconcile_account
+
+    tries = []
+
+    def broker_down(*args, **kwargs):
+        tries.append(args)
+        raise redis.ConnectionError("Error 111 connecting to localhost:6379")
+
+    monkeypatch.setattr(reconcile_account, "apply_async", broker_down)
+
+    response = client.post("/admin/resync", json={}, headers=ADMIN)
+
+    assert response.status_code == 202
+    assert response.get_json()["accounts"] == ["user_A", "user_D"]
+    assert len(tries) == 1  # not once per account: each try waits out the client's retries
+    assert requested_seq(world["user_A"]) == 1
+    assert requested_seq(world["user_D"]) == 1
