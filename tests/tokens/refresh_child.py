@@ -1,0 +1,28 @@
+"""One worker process of the concurrency test: the runtime configured as a worker's (the shared
+SQLite file, the real redis-server), then the refresh task, started on a common signal."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def refresh_when_told(settings: Any, connection_id: int, ready: Any, go: Any, results: Any) -> None:
+    from worker import runtime
+
+    runtime.configure(settings)
+    from worker.tasks.refresh import refresh_token_of
+
+    # Open the database and Redis before the start line, so every process starts together.
+    with runtime.engine().connect():
+        pass
+    runtime.redis_client().ping()
+    ready.put(os.getpid())
+    if not go.wait(60):
+        results.put((os.getpid(), "never told to start"))
+        return
+    try:
+        outcome = refresh_token_of(connection_id)
+    except Exception as exc:  # reported to the test, which fails on it
+        outcome = f"{type(exc).__name__}: {exc}"
+    results.put((os.getpid(), outcome))
