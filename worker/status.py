@@ -12,9 +12,11 @@ from worker.models import PROVIDERS, Account, LinkMapping, SyncRun
 
 
 def iso(value: datetime | None) -> str | None:
+    """ISO 8601 UTC with milliseconds, always the same width: two of these compare correctly as
+    strings, and `last_sync.started_at >= requested_at` is exact within a second too."""
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def last_full_sync(session: Session, account_id: int) -> SyncRun | None:

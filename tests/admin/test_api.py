@@ -15,7 +15,7 @@ from tests.admin.conftest import ADMIN, add_mapping, add_run
 from worker import runtime
 from worker.models import Account, Connection, utcnow
 
-ISO_SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+ISO_MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ROUTES = [
     ("POST", "/admin/resync"),
     ("GET", "/admin/accounts"),
@@ -31,7 +31,7 @@ def call(client, method, path, **kwargs):
 
 
 def iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def requested_seq(account_id: int) -> int:
@@ -106,7 +106,7 @@ def test_resync_of_everyone_queues_each_account_with_an_active_connection(client
     assert set(body) == {"queued", "accounts", "requested_at"}
     assert body["queued"] == 2
     assert body["accounts"] == ["user_A", "user_D"]
-    assert ISO_SECONDS.match(body["requested_at"])
+    assert ISO_MILLIS.match(body["requested_at"])
     requested_at = datetime.fromisoformat(body["requested_at"])
     assert before <= requested_at <= after
     assert sorted(enqueued) == sorted(
@@ -394,7 +394,7 @@ def test_one_account_carries_its_links(client, described_account):
                 "name": "Intro",
                 "url": "https://calendly.com/acme/intro",
                 "close_link_id": "schlnk_1",
-                "pushed_at": "2026-03-01T09:30:16Z",
+                "pushed_at": "2026-03-01T09:30:16.000Z",
             },
             {
                 "provider": "savvycal",
@@ -402,7 +402,7 @@ def test_one_account_carries_its_links(client, described_account):
                 "name": "Demo",
                 "url": "https://savvycal.test/alice/demo",
                 "close_link_id": "schlnk_2",
-                "pushed_at": "2026-03-01T09:30:16Z",
+                "pushed_at": "2026-03-01T09:30:16.000Z",
             },
         ],
     }

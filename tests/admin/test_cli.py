@@ -149,7 +149,7 @@ def test_accounts_prints_one_row_per_account_with_provider_states_and_last_sync(
     ]  # fmt: skip
     rows = {line.split()[0]: line.split() for line in lines[1:]}
     assert set(rows) == set(world)
-    stamp = started.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = started.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     assert rows["user_A"] == [
         "user_A", "user_A@example.com", "active", "active", "(webhook", "polling_only)",
         "active", "partial", stamp,
