@@ -71,3 +71,17 @@ def test_a_shorter_pause_never_shortens_a_longer_one(real_redis):
     with pytest.raises(RateLimited) as info:
         pacer.before(KEY)
     assert info.value.retry_after > 19
+
+
+def test_a_spent_budget_is_waited_out_in_place_but_a_429_pause_is_not(real_redis):
+    # A budget's reset is an announced window boundary: waiting for it is cheaper than deferring
+    # a full sync that would read every provider again. A 429 pause still defers at once.
+    pacer = RedisPacer(real_redis, max_inline_wait=0.1)
+    pacer.observe(KEY, remaining=0, reset=0.5)
+    started = time.monotonic()
+    pacer.before(KEY)
+    assert time.monotonic() - started >= 0.4
+
+    pacer.pause(KEY, 0.5)
+    with pytest.raises(RateLimited):
+        pacer.before(KEY)
