@@ -11,7 +11,7 @@ import logging
 
 from sqlalchemy import delete, select, update
 
-from worker import oauth, runtime
+from worker import logs, oauth, runtime
 from worker.clients import calendly_client, close_client
 from worker.errors import NotFound, Unauthorized
 from worker.links import provider_of
@@ -121,6 +121,7 @@ def revoke_tokens(conn: Connection) -> None:
 
 def clean_up(connection_id: int, connect_count: int) -> None:
     conn = _current(connection_id, connect_count)
+    logs.bind(provider=conn.provider)
     if conn.provider == "calendly":
         delete_webhooks(conn)
     deleted = delete_links(_current(connection_id, connect_count))

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
-from worker import oauth, runtime
+from worker import logs, oauth, runtime
 from worker.errors import GrantRevoked, RateLimited, Unavailable, UnknownOutcome
 from worker.locks import RenewingLock
 from worker.log_guards import guard_library_loggers
@@ -103,6 +103,7 @@ def refresh_connection(
         snap = snapshot(connection_id)
         if snap is None or snap.state not in USABLE_STATES:
             raise NeedsReauth(f"connection {connection_id} is not active")
+        logs.bind(provider=snap.provider)
         refused = rejected_token is not None and rejected_token == snap.access_token
         if not refused and not expiring(snap, margin_seconds):
             return snap  # fresh, or a sibling refreshed it while we waited for the lock
