@@ -24,3 +24,13 @@ def mocked():
     """`responses` that fails the test on any request nobody mocked."""
     with responses_lib.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         yield rsps
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing browser test shows the tail of every process's log beside its traceback."""
+    outcome = yield
+    report = outcome.get_result()
+    stack = getattr(item, "stack", None)
+    if report.failed and stack is not None:
+        report.sections.append(("process logs", stack.logs()))
