@@ -4,9 +4,10 @@ Checks in the contract's order, each answered before the next is looked at: size
 type (415), hook (404), signature (401), JSON (400), Redis (503). A rejected request changes
 nothing and enqueues nothing, and no provider is called here: the worker re-reads the event type.
 
-Per accepted delivery the route makes one Redis SET NX (the dedupe mark) and one enqueue; the hook
-(its connection, account and decrypted keys) is cached in-process for a few seconds, so the
-database is read once per hook rather than once per delivery.
+Per accepted delivery the route makes two Redis round trips: a SET NX (the dedupe mark) and one
+LPUSH of the task message (worker.tasks.webhooks.push_task). The hook (its connection, account
+and decrypted keys) is cached in-process for a few seconds, so the database is read once per
+hook rather than once per delivery.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from worker import runtime, signatures, triggers
 from worker.models import ACTIVE, Connection, WebhookSubscription
 from worker.providers.calendly import EVENT_TYPE_EVENTS
 from worker.tasks.reconcile import reconcile_account, sync_calendly_event_type
+from worker.tasks.webhooks import push_task
 
 log = logging.getLogger(__name__)
 
@@ -204,22 +206,21 @@ def accept(body: bytes, account_id: int, uuid: str | None):
     if not first:
         return answer("duplicate")
     try:
-        enqueue(account_id, uuid)
-    except Exception as exc:  # whatever the broker raised: Calendly must retry, not be told 200
+        enqueue(client, account_id, uuid)
+    except (redis.RedisError, SQLAlchemyError) as exc:
         log.warning("webhook: could not enqueue (%s); answering 503", type(exc).__name__)
         try:
-            client.delete(key)  # so the retry is not taken for a duplicate
+            client.delete(key)  # so Calendly's retry is not taken for a duplicate
         except redis.RedisError:
             log.warning("webhook: could not release the dedupe mark; the resync covers it")
         return unavailable()
     return answer("queued")
 
 
-def enqueue(account_id: int, uuid: str | None) -> None:
+def enqueue(client: redis.Redis, account_id: int, uuid: str | None) -> None:
     if uuid is None:
         # An event type changed but this payload does not say which: sync them all.
         triggers.record([account_id])
-        reconcile_account.apply_async((account_id,), retry=False)
-        return
-    # No publish retries: a broker that is down must turn into a quick 503, not a slow 200.
-    sync_calendly_event_type.apply_async((account_id, uuid), retry=False)
+        push_task(client, reconcile_account.name, (account_id,))
+    else:
+        push_task(client, sync_calendly_event_type.name, (account_id, uuid))

@@ -3,6 +3,7 @@ deliveries, and a stateful Calendly webhook-subscription API on `responses`."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -57,6 +58,22 @@ def hook(account) -> WebhookSubscription:
         calendly_connection_id(account),
         calendly_uri=f"{CALENDLY_API}/webhook_subscriptions/SUB-EXISTING",
     )
+
+
+def queued_tasks(client) -> list[tuple[str, tuple]]:
+    """(task name, args) of every message on the broker's default queue, oldest first."""
+    tasks = []
+    for raw in reversed(client.lrange("celery", 0, -1)):  # LPUSH puts the newest first
+        message = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        tasks.append((message["headers"]["task"], tuple(args)))
+    return tasks
+
+
+@pytest.fixture
+def queued(fake_redis):
+    """Call it for what the receiver has enqueued so far."""
+    return lambda: queued_tasks(fake_redis)
 
 
 def envelope(event: str = "event_type.updated", payload: dict | None = None, **extra) -> dict:
