@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, session
 from sqlalchemy import select
 
+from web.flow_failures import display_name
 from web.signin import signed_in_account_id
 from worker import runtime
 from worker.models import (
@@ -25,7 +26,6 @@ from worker.status import last_full_sync, sync_json
 
 bp = Blueprint("pages", __name__)
 
-NAMES = {"calendly": "Calendly", "savvycal": "SavvyCal"}
 OUTCOMES = {
     "running": "running",
     "ok": "finished",
@@ -41,7 +41,6 @@ class ProviderCard:
     state: str  # "none" when never connected
     auth_kind: str | None = None
     who: str | None = None
-    reason: str | None = None
     webhook_state: str | None = None
     links: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -56,11 +55,10 @@ def human_time(value: datetime | None) -> str | None:
 
 
 def card_for(provider: str, conn: Connection | None, mappings: list[LinkMapping]) -> ProviderCard:
-    card = ProviderCard(provider, NAMES[provider], conn.state if conn else "none")
+    card = ProviderCard(provider, display_name(provider), conn.state if conn else "none")
     if conn is not None:
         card.auth_kind = conn.auth_kind
         card.who = conn.external_email
-        card.reason = conn.state_reason if conn.state == NEEDS_REAUTH else None
         card.webhook_state = conn.webhook_state if provider == "calendly" else None
     card.links = [
         {
