@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.chaos.org import Sandbox, admin_resync, connect_org, differences  # noqa: E402
+from tests.chaos.org import admin_resync, bring_up, wait_converged  # noqa: E402
 from tests.conftest import RedisServer  # noqa: E402
 from tests.processes import Stack  # noqa: E402
 
@@ -67,11 +67,9 @@ def run_pacing(
     timeout: float,
 ) -> Figures:
     """Run the scenario on `stack` (its Redis already running); stops nothing it started."""
-    _, base = stack.start_sandbox()
-    sandbox = Sandbox(base)
-    stack.env_overrides.update(sandbox.env())
-    stack.migrate()
-    reps = connect_org(sandbox, stack.env, sandbox.seed_scale(users, event_types, savvycal_links))
+    sandbox, reps = bring_up(
+        stack, users=users, event_types=event_types, savvycal_links=savvycal_links
+    )
     sandbox.rate_limit("close", limit, window)
     _, web = stack.start_web(workers=1)
     for n in range(workers):
@@ -79,13 +77,11 @@ def run_pacing(
     sandbox.clear_traffic()
     started = time.monotonic()
     admin_resync(web)
-    converged = False
-    deadline = started + timeout
-    while time.monotonic() < deadline:
-        if not differences(sandbox.state(), reps):
-            converged = True
-            break
-        time.sleep(0.5)
+    try:
+        wait_converged(sandbox, reps, timeout)
+        converged = True
+    except AssertionError:
+        converged = False
     wall = time.monotonic() - started
     traffic = sandbox.traffic()
     return Figures(

@@ -2,10 +2,11 @@
 
 Every trigger (connect, "Sync now", admin, webhook while busy, schedule) bumps the account's
 `sync_requested_seq` in the database and then enqueues `reconcile_account`. A run takes the
-per-account lock, takes up every trigger recorded so far, and after it has released the lock
-looks again: a trigger that came during the run starts one more. The resync sweep re-enqueues a
-recorded trigger that no run took up within a minute, so a message lost with a worker is not
-waited for until the broker's visibility timeout (CONTRACT §5).
+per-account lock, notes every trigger recorded so far, takes them up when it ends (in whatever
+way), and after it has released the lock looks again: a trigger that came during the run starts
+one more. A run that dies with its worker takes nothing up, so its trigger stays recorded. The
+resync sweep re-enqueues a recorded trigger that no run took up within a minute, so a message or
+a run lost with a worker is not waited for until the broker's visibility timeout (CONTRACT §5).
 """
 
 from __future__ import annotations
@@ -82,8 +83,9 @@ def pending(account_id: int) -> bool:
         return bool(row and row[0] > row[1])
 
 
-def take(account_id: int) -> bool:
-    """Take up every recorded trigger; False when there was none (a duplicate message)."""
+def claim(account_id: int) -> int | None:
+    """The newest recorded trigger a run now owes; None when there is none (a duplicate
+    message)."""
     with runtime.session_scope() as session:
         row = session.execute(
             select(Account.sync_requested_seq, Account.sync_taken_seq).where(
@@ -91,14 +93,19 @@ def take(account_id: int) -> bool:
             )
         ).first()
         if row is None or row[0] <= row[1]:
-            return False
+            return None
+        return row[0]
+
+
+def take(account_id: int, seq: int) -> None:
+    """Mark every trigger up to `seq` taken up: called when the run that claimed them ends."""
+    with runtime.session_scope() as session:
         session.execute(
             update(Account)
-            .where(Account.id == account_id)
-            .values(sync_taken_seq=row[0])
+            .where(Account.id == account_id, Account.sync_taken_seq < seq)
+            .values(sync_taken_seq=seq)
             .execution_options(synchronize_session=False)
         )
-        return True
 
 
 def run_coalesced(account_id: int, run: Callable[[], object]) -> str:
@@ -111,12 +118,19 @@ def run_coalesced(account_id: int, run: Callable[[], object]) -> str:
         return "busy"  # the holder sees our recorded trigger when it finishes
     outcome, deferred = "idle", None
     try:
-        if take(account_id):
+        seq = claim(account_id)
+        if seq is not None:
             try:
                 run()
                 outcome = "ran"
             except RateLimited as exc:
                 outcome, deferred = "deferred", exc.retry_after
+            finally:
+                # Taken up only now, under the lock: had the worker died during the run, the
+                # trigger would still be recorded and the stale-trigger sweep would enqueue it
+                # again once the lock expired (taken at the start, it was lost until the next
+                # scheduled resync).
+                take(account_id, seq)
     finally:
         lock.release()
         # Looked at only after the lock is free: a trigger recorded at any moment of the run is

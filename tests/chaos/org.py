@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import redis
 import requests
 
+from tests.processes import Stack
 from worker import runtime
 from worker.accounts import store_close_account, store_connection
 from worker.config import Settings, load_settings
@@ -85,6 +87,41 @@ class Sandbox:
 
     def state(self) -> dict:
         return self.call("GET", "/state")
+
+
+# --- bringing an organization up ------------------------------------------------------------
+
+
+def bring_up(
+    stack: Stack,
+    *,
+    users: int,
+    event_types: int,
+    savvycal_links: int,
+    env: dict[str, str] | None = None,
+) -> tuple[Sandbox, list[Rep]]:
+    """Start the sandbox, point the stack at it, migrate, and connect a new organization of
+    `users` people. Starts none of the service's processes."""
+    _, base = stack.start_sandbox()
+    sandbox = Sandbox(base)
+    stack.env_overrides.update({**sandbox.env(), **(env or {})})
+    stack.migrate()
+    people = sandbox.seed_scale(users, event_types, savvycal_links)
+    return sandbox, connect_org(sandbox, stack.env, people)
+
+
+def wait_converged(sandbox: Sandbox, reps: list[Rep], timeout: float) -> float:
+    """Seconds until Close holds exactly the desired links of every rep; fails after `timeout`
+    naming what still differs."""
+    started = time.monotonic()
+    left: dict = {}
+    while time.monotonic() - started < timeout:
+        left = differences(sandbox.state(), reps)
+        if not left:
+            return time.monotonic() - started
+        time.sleep(0.5)
+    sample = dict(list(left.items())[:3])
+    raise AssertionError(f"{len(left)} of {len(reps)} accounts differ after {timeout} s: {sample}")
 
 
 # --- connecting reps ------------------------------------------------------------------------
@@ -214,10 +251,9 @@ def desired(state: dict, rep: Rep) -> list[tuple]:
             kind = CALENDLY_KINDS[et["pooling_type"]]
         else:
             kind = "Calendly · Solo" if et["kind"] == "solo" else "Calendly · Group"
-        uuid = et["uri"].rsplit("/", 1)[-1]
         wanted.append(
             (
-                f"calendly:{uuid}:{rep.close_user_id}",
+                f"calendly:{_uuid(et)}:{rep.close_user_id}",
                 et["name"],
                 et["scheduling_url"],
                 _text_or_none(et["description_plain"]),
@@ -280,6 +316,36 @@ def differences(state: dict, reps: list[Rep]) -> dict[str, dict[str, list]]:
 def synced_count(state: dict, reps: list[Rep]) -> int:
     """How many reps' Close already holds at least one of our links."""
     return sum(1 for rep in reps if held(state, rep))
+
+
+# --- changes made in the providers ---------------------------------------------------------
+
+
+def change_links(sandbox: Sandbox, reps: list[Rep], threads: int = 8) -> int:
+    """For every rep, in Calendly: rename two event types and deactivate one; in SavvyCal: delete
+    one link and create one. A full sync then has five writes to make per rep. Returns how many
+    writes Close needs in all."""
+    state = sandbox.state()
+
+    def change(rep: Rep) -> None:
+        types = [
+            e for e in state["calendly"]["event_types"] if rep.calendly_user_uuid in e["hosts"]
+        ]
+        links = [s for s in state["savvycal"]["links"] if s["owner_id"] == rep.savvycal_user_id]
+        for et in types[:2]:
+            sandbox.call("PATCH", f"/calendly/event_types/{_uuid(et)}", json={"name": "Renamed"})
+        sandbox.call("PATCH", f"/calendly/event_types/{_uuid(types[2])}", json={"active": False})
+        sandbox.call("DELETE", f"/savvycal/links/{links[0]['id']}")
+        body = {"user": rep.email, "name": "New link", "durations": [20], "default_duration": 20}
+        sandbox.call("POST", "/savvycal/links", json=body)
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(change, reps))
+    return 5 * len(reps)
+
+
+def _uuid(event_type: dict) -> str:
+    return event_type["uri"].rsplit("/", 1)[-1]
 
 
 # --- driving the stack ----------------------------------------------------------------------

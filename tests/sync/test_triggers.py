@@ -186,3 +186,13 @@ def test_a_lock_that_expired_under_its_holder_is_not_released_by_it(real_redis):
     first.release()
     assert second.held()
     second.release()
+
+
+def test_a_running_sync_keeps_its_trigger_recorded_until_it_ends(db_real_redis, enqueued):
+    # Were the worker to die mid-run, the trigger would still be there for the stale sweep.
+    account = add_account()
+    triggers.request_full_sync(account)
+    during = []
+    assert triggers.run_coalesced(account, lambda: during.append(triggers.pending(account)))
+    assert during == [True]
+    assert not triggers.pending(account)
