@@ -252,3 +252,13 @@ def test_sign_in_is_not_offered_without_a_close_client_id(settings, fake_redis, 
 
     assert "Sign in with Close</a>" not in client.get("/").get_data(as_text=True)
     assert client.get("/oauth/close/start").status_code == 404
+
+
+def test_with_redis_down_sign_in_says_so_and_changes_nothing(client, fake_redis_server, mocked):
+    fake_redis_server.connected = False
+
+    response = client.get("/oauth/close/start")
+
+    assert response.status_code == 503
+    assert "cannot reach its Redis" in response.get_data(as_text=True)
+    assert len(mocked.calls) == 0
