@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select, update
 
@@ -32,13 +33,8 @@ from worker.providers.calendly import CalendlyClient, uuid_of
 log = logging.getLogger(__name__)
 
 PENDING, LIVE, DISABLED, RETIRED = "pending", "active", "disabled", "retired"
-# Connection.webhook_state values (CONTRACT §3 `webhook`).
-WEBHOOK_ACTIVE, WEBHOOK_DISABLED, POLLING_ONLY, WEBHOOK_NONE = (
-    "active",
-    "disabled",
-    "polling_only",
-    "none",
-)
+# Connection.webhook_state values (CONTRACT §3 `webhook`); "none" is the model's default.
+WEBHOOK_ACTIVE, WEBHOOK_DISABLED, POLLING_ONLY = "active", "disabled", "polling_only"
 LOCK_TTL = 60.0
 
 
@@ -78,6 +74,19 @@ class Remote:
 
 def webhook_url(hook_id: str) -> str:
     return f"{runtime.settings().public_url.rstrip('/')}/webhooks/calendly/{hook_id}"
+
+
+def same_url(a: str | None, b: str) -> bool:
+    """Equal up to the case of scheme and host and a trailing slash, so a provider's harmless
+    rewrite of the URL never looks like a moved PUBLIC_URL (that would re-create every hour)."""
+    if a is None:
+        return False
+
+    def norm(url: str) -> tuple[str, str, str, str]:
+        parts = urlsplit(url)
+        return (parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), parts.query)
+
+    return norm(a) == norm(b)
 
 
 def subscription_lock(connection_id: int) -> RenewingLock:
@@ -192,7 +201,8 @@ def remote_view(
                     s["callback_url"]: s
                     for s in client.webhooks(organization=conn.organization_uri, user=conn.user_uri)
                 }
-            sub = listing.get(webhook_url(row.hook_id))
+            wanted = webhook_url(row.hook_id)
+            sub = next((s for url, s in listing.items() if same_url(url, wanted)), None)
             if sub is None:
                 seen[row.id] = Remote("gone")
                 continue
@@ -218,7 +228,7 @@ def create(client: CalendlyClient, conn: CalendlyConnection) -> tuple[Row, str]:
     except Conflict:
         # Only if an earlier attempt of this very call got through: adopt that one.
         for sub in client.webhooks(organization=conn.organization_uri, user=conn.user_uri):
-            if sub["callback_url"] == url:
+            if same_url(sub["callback_url"], url):
                 return row, sub["uri"]
         raise
 
@@ -263,7 +273,7 @@ def _ensure(conn: CalendlyConnection) -> str:
         for row in rows  # newest first
         if row.state != RETIRED
         and remote[row.id].state == LIVE
-        and remote[row.id].callback_url == webhook_url(row.hook_id)  # PUBLIC_URL may move
+        and same_url(remote[row.id].callback_url, webhook_url(row.hook_id))  # PUBLIC_URL moved?
     ]
     if healthy:
         keep = healthy[0]

@@ -234,6 +234,17 @@ def test_a_subscription_pointing_at_an_old_public_url_is_replaced(
     assert live["callback_url"].startswith(HOOKS_URL)
 
 
+def test_a_callback_url_calendly_spells_differently_is_not_taken_for_a_move(
+    conn_id, calendly_hooks, enqueued
+):
+    ensure_subscription.run(conn_id)
+    (sub,) = calendly_hooks.subs.values()
+    sub["callback_url"] = sub["callback_url"].replace("http://localhost", "HTTP://LOCALHOST") + "/"
+    calendly_hooks.calls.clear()
+    assert ensure_subscription.run(conn_id) == "active"
+    assert [c[0] for c in calendly_hooks.calls] == ["get"]
+
+
 def test_a_disconnect_during_the_create_call_leaves_nothing_at_calendly(conn_id, calendly_hooks):
     def disconnect_meanwhile(request):
         with runtime.session_scope() as session:
