@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select, update
 
-from worker import runtime
+from worker import runtime, triggers
 from worker.clients import calendly_client
 from worker.errors import Conflict, Forbidden, NotFound
 from worker.locks import RenewingLock
@@ -294,9 +294,7 @@ def _ensure(conn: CalendlyConnection) -> str:
     set_webhook_state(conn.id, WEBHOOK_ACTIVE)
     retire(client, [_with_uri(r, remote[r.id]) for r in rows])
     if lost:
-        from worker.triggers import request_full_sync
-
-        request_full_sync(conn.account_id)
+        triggers.request_full_sync(conn.account_id)
         return "recreated"
     return "created"
 
