@@ -362,11 +362,20 @@ def admin_resync(web: str, body: dict | None = None) -> dict:
     return answer.json()
 
 
-def admin_account(web: str, close_user_id: str) -> dict:
+def admin_accounts(web: str) -> list[dict]:
     answer = requests.get(
-        f"{web}/admin/accounts/{close_user_id}",
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        timeout=30,
+        f"{web}/admin/accounts", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30
     )
     answer.raise_for_status()
-    return answer.json()
+    return answer.json()["accounts"]
+
+
+def resync_finished(web: str, requested_at: str) -> list[dict] | None:
+    """Every account once its resync has finished (CONTRACT §3: `last_sync.started_at` at or
+    after `requested_at` and not `running`), else None."""
+    accounts = admin_accounts(web)
+    for account in accounts:
+        last = account["last_sync"]
+        if not last or last["started_at"] < requested_at or last["outcome"] == "running":
+            return None
+    return accounts
