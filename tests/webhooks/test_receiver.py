@@ -365,3 +365,31 @@ def test_a_database_outage_while_looking_up_the_hook_is_503(client, hook, monkey
     monkeypatch.setattr(web.webhooks, "load_hook", locked)
     assert_error(deliver(client, hook.hook_id, body_of(envelope())), 503, "unavailable")
     assert queued() == []
+
+
+# --- cost per delivery ------------------------------------------------------------------------
+
+
+def test_deliveries_to_one_hook_read_the_database_once_and_call_no_provider(
+    client, hook, account, queued
+):
+    import responses
+    from sqlalchemy import event
+
+    statements = []
+
+    def count(*args):
+        statements.append(args[2])
+
+    engine = runtime.engine()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with responses.RequestsMock() as provider_calls:  # any HTTP call would fail the request
+            for i in range(5):
+                body = body_of(envelope(created_at=f"2026-11-22T10:00:0{i}Z"))
+                assert deliver(client, hook.hook_id, body).status_code == 200
+            assert len(provider_calls.calls) == 0
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 1 and "webhook_subscriptions" in statements[0]
+    assert len(queued()) == 5
