@@ -18,6 +18,7 @@ from pathlib import Path
 import requests
 
 from tests.conftest import TEST_KEY, free_port
+from web.launcher import ACCESS_LOG_FORMAT
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -128,6 +129,8 @@ class Stack:
             str(workers),
             "--access-logfile",
             "-",
+            "--access-logformat",
+            ACCESS_LOG_FORMAT,
         )
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/healthz", proc)

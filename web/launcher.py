@@ -25,6 +25,8 @@ import redis
 from worker.config import INSTANCE_DIR, PROJECT_ROOT, load_settings
 
 BIN = Path(sys.executable).parent
+# The path without its query string: OAuth callbacks carry `?code=…&state=…`, which no log keeps.
+ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss'
 SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "5050"))
 
 
@@ -146,6 +148,8 @@ def main() -> None:
             "2",
             "--access-logfile",
             "-",
+            "--access-logformat",
+            ACCESS_LOG_FORMAT,
         ],
         "worker": [
             str(BIN / "celery"),

@@ -118,7 +118,7 @@ def reload_until(page, provider: str, predicate, what: str) -> None:
     wait_for(check, timeout=40, interval=0.5, what=what)
 
 
-def test_a_rep_signs_in_connects_sees_links_and_disconnects(service, page, tmp_path):
+def test_a_rep_signs_in_connects_sees_links_and_disconnects(service, page, tmp_path, request):
     web, sandbox = service
     close_user = sandbox.user("close", EMAIL)
 
@@ -180,3 +180,8 @@ def test_a_rep_signs_in_connects_sees_links_and_disconnects(service, page, tmp_p
     )
     assert "Discovery Call" in card(page, "calendly").inner_text()
     assert any("calendly" in link["source_id"] for link in sandbox.our_close_links(close_user))
+
+    # The web process's access log names the callback paths but never their `code` or `state`.
+    web_log = next(p for p in request.node.stack.procs if p.name == "web").log.read_text()
+    assert "GET /oauth/close/callback" in web_log
+    assert "code=" not in web_log and "state=" not in web_log
