@@ -137,7 +137,13 @@ def test_a_rep_signs_in_connects_sees_links_and_disconnects(service, page, tmp_p
     assert "Calendly connected" in page.get_by_role("status").first.inner_text()
 
     reload_until(page, "savvycal", lambda text: "Chat with Alice" in text, "SavvyCal links")
-    reload_until(page, "calendly", lambda text: "Discovery Call" in text, "Calendly links")
+    # Links are listed as each is pushed; wait for the whole set the sync must push.
+    reload_until(
+        page,
+        "calendly",
+        lambda text: "Discovery Call" in text and "Partner Sync" in text,
+        "Calendly links",
+    )
     calendly = card(page, "calendly").inner_text()
     assert "Partner Sync" in calendly  # secret event types are synced too
     assert "Old Demo" not in calendly  # inactive ones are not
