@@ -12,24 +12,25 @@ TIMEOUT = 10
 
 
 class Admin:
-    def __init__(self, web: str, token: str):
+    def __init__(self, web: str, token: str, timeout: float = TIMEOUT):
         self.web = web
+        self.timeout = timeout
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {token}"
 
     def account(self, close_user_id: str) -> dict[str, Any]:
-        answer = self.http.get(f"{self.web}/admin/accounts/{close_user_id}", timeout=TIMEOUT)
+        answer = self.http.get(f"{self.web}/admin/accounts/{close_user_id}", timeout=self.timeout)
         assert answer.status_code == 200, answer.text
         return answer.json()
 
     def accounts(self) -> list[dict[str, Any]]:
-        answer = self.http.get(f"{self.web}/admin/accounts", timeout=TIMEOUT)
+        answer = self.http.get(f"{self.web}/admin/accounts", timeout=self.timeout)
         assert answer.status_code == 200, answer.text
         return answer.json()["accounts"]
 
     def resync(self, close_user_id: str | None = None) -> dict[str, Any]:
         body = {} if close_user_id is None else {"account": close_user_id}
-        answer = self.http.post(f"{self.web}/admin/resync", json=body, timeout=TIMEOUT)
+        answer = self.http.post(f"{self.web}/admin/resync", json=body, timeout=self.timeout)
         assert answer.status_code == 202, answer.text
         return answer.json()
 

@@ -1,0 +1,268 @@
+"""The service at scale against the sandbox: 1,000 reps, each with 10 Calendly event types and 10
+SavvyCal links, connected through the real OAuth flows; then the first full sync of every
+account, a no-op resync of every account, provider requests per account, CPU per process and the
+workers' memory.
+
+    .venv/bin/python bench/scale.py [--users 1000] [--concurrency 2] [--out FILE.md]
+
+Everything runs on 127.0.0.1 and is started here: a private redis-server, the sandbox (--quiet),
+gunicorn, two Celery workers; each is stopped by its own pid at the end, and every wait is
+bounded (--timeout). Close's sandbox limit (600 per 15 s per organization and endpoint group, all
+scale reps in one organization) is raised for the first sync and the first no-op resync, so they
+measure schedsync; a last no-op resync runs under the default limit (--skip-throttled: not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.scale_measure import (  # noqa: E402
+    CpuClock,
+    MemorySampler,
+    Phase,
+    machine,
+    write_report,
+)
+from tests.conftest import RedisServer, free_port  # noqa: E402
+from tests.e2e.browser import Browser  # noqa: E402
+from tests.e2e.operator import Admin  # noqa: E402
+from tests.e2e.world import Sandbox  # noqa: E402
+from tests.processes import BIN, Proc, Stack, wait_http, wait_log  # noqa: E402
+
+ADMIN_TOKEN = "stack-admin-token"  # what tests.processes.Stack sets
+DEFAULT_CLOSE_LIMIT = 600
+RAISED_CLOSE_LIMIT = 1_000_000
+
+
+def newest_runs(db_path: Path) -> dict[int, tuple[datetime, datetime | None, str]]:
+    """account id → (started_at, finished_at, outcome) of its newest full sync, naive UTC."""
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = db.execute(
+            "SELECT account_id, started_at, finished_at, outcome FROM sync_runs "
+            "ORDER BY account_id, started_at, id"
+        ).fetchall()
+    finally:
+        db.close()
+    parse = datetime.fromisoformat
+    return {a: (parse(s), parse(f) if f else None, o) for a, s, f, o in rows}
+
+
+def finished_since(db_path: Path, since: str) -> int:
+    """Accounts whose newest full sync started at or after `since` and is not running."""
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+    try:
+        return db.execute(
+            "SELECT count(*) FROM sync_runs r WHERE r.started_at >= ? AND r.outcome != 'running' "
+            "AND r.id = (SELECT n.id FROM sync_runs n WHERE n.account_id = r.account_id "
+            "ORDER BY n.started_at DESC, n.id DESC LIMIT 1)",
+            (since,),
+        ).fetchone()[0]
+    finally:
+        db.close()
+
+
+def active_subscriptions(db_path: Path) -> int:
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+    try:
+        query = "SELECT count(*) FROM connections WHERE provider = 'calendly' AND webhook_state = ?"
+        return db.execute(query, ("active",)).fetchone()[0]
+    finally:
+        db.close()
+
+
+class Run:
+    def __init__(self, tmp: Path, args: argparse.Namespace):
+        self.args = args
+        self.deadline = time.monotonic() + args.timeout
+        self.redis = RedisServer(tmp)
+        self.stack = Stack(tmp, "")
+        self.db = tmp / "schedsync.db"
+        self.workers: list[Proc] = []
+        self.people: list[dict] = []
+
+    def start(self) -> None:
+        self.redis.start()
+        self.stack.redis_url = self.redis.url
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        sandbox = self.stack.spawn(
+            "sandbox",
+            *(sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)),
+            *("--public-url", url, "--quiet"),
+        )
+        wait_http(f"{url}/_sandbox/env", sandbox)
+        self.sandbox = Sandbox(url)
+        web_port = free_port()
+        self.web = f"http://127.0.0.1:{web_port}"
+        self.stack.env_overrides.update({**self.sandbox.env(), "PUBLIC_URL": self.web})
+        self.stack.migrate()
+        self.stack.start_web(port=web_port, workers=self.args.web_workers)
+        # Queuing every account's resync is one request: give it the time it needs.
+        self.admin = Admin(self.web, ADMIN_TOKEN, timeout=300)
+
+    def stop(self) -> None:
+        self.stack.stop_all()
+        self.redis.stop()
+
+    def cpu_clock(self) -> CpuClock:
+        pids = {p.name: p.pid for p in self.stack.procs}
+        pids["redis"] = self.redis.proc.pid
+        return CpuClock(pids, alone={"bench": os.getpid()})
+
+    def connect_everyone(self, people: list[dict]) -> list[str]:
+        """Close sign-in, Calendly (PKCE) and SavvyCal by OAuth for each rep, as a browser."""
+        savvy = {u["email"]: u["id"] for u in self.sandbox.state()["savvycal"]["users"]}
+
+        def connect(person: dict) -> None:
+            browser = Browser(self.web)
+            browser.sign_in(person["close_user_id"])
+            browser.connect("calendly", person["calendly_user_uuid"])
+            browser.connect("savvycal", savvy[person["email"]])
+
+        errors: list[str] = []
+        with ThreadPoolExecutor(self.args.connect_threads) as pool:
+            for future in [pool.submit(connect, p) for p in people]:
+                try:
+                    future.result(timeout=max(self.deadline - time.monotonic(), 1))
+                except Exception as exc:  # counted and reported, not fatal
+                    errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+        return errors
+
+    def start_workers(self) -> None:
+        concurrency = str(self.args.concurrency)
+        self.workers = [
+            self.stack.spawn(
+                f"worker{i}",
+                *(str(BIN / "celery"), "-A", "worker", "worker", "--loglevel", "INFO"),
+                *("--concurrency", concurrency, "-n", f"worker{i}@%h"),
+                *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+            )
+            for i in range(self.args.workers)
+        ]
+        for proc in self.workers:
+            wait_log(proc, "ready.", timeout=max(self.deadline - time.monotonic(), 1))
+
+    def wait_all_synced(self, since: datetime) -> dict:
+        """Every account's newest full sync started at or after `since` and no longer running
+        (the contract's rule), or as many as had when the deadline passed. Polled with one
+        aggregate query, so the watching takes little of the CPU the service is measured on."""
+        since_text = since.isoformat(sep=" ", timespec="microseconds")
+        while time.monotonic() < self.deadline and finished_since(self.db, since_text) < len(
+            self.people
+        ):
+            time.sleep(0.5)
+        runs = newest_runs(self.db)
+        return {a: r for a, r in runs.items() if r[0] >= since and r[2] != "running"}
+
+    def measure(self, name: str, since: datetime, clock: CpuClock, from_first_start: bool) -> Phase:
+        done = self.wait_all_synced(since)
+        cpu = clock.elapsed()
+        finished = [r[1] for r in done.values() if r[1] is not None]
+        start = min((r[0] for r in done.values()), default=since) if from_first_start else since
+        seconds = (max(finished) - start).total_seconds() if finished else float("nan")
+        outcomes: dict[str, int] = {}
+        for run in done.values():
+            outcomes[run[2]] = outcomes.get(run[2], 0) + 1
+        seen = self.sandbox.requests_seen()
+        counts = {f"{p} {g}": n for p, groups in seen["counts"].items() for g, n in groups.items()}
+        phase = Phase(
+            name, len(done), self.args.users, seconds, outcomes, counts, seen["rate_limited"], cpu
+        )
+        print(phase.line(), flush=True)
+        return phase
+
+    def resync(self, name: str, close_limit: int) -> Phase:
+        self.sandbox.send("POST", "/ratelimits", {"provider": "close", "limit": close_limit})
+        self.sandbox.send("DELETE", "/requests")
+        clock = self.cpu_clock()
+        started = time.monotonic()
+        asked = self.admin.resync()
+        print(f"  POST /admin/resync answered in {time.monotonic() - started:.1f} s", flush=True)
+        print(f"{name}: {asked['queued']} accounts queued", flush=True)
+        since = datetime.fromisoformat(asked["requested_at"].rstrip("Z"))
+        return self.measure(name, since, clock, from_first_start=False)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--event-types", type=int, default=10)
+    parser.add_argument("--savvycal-links", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=2, help="pool processes per worker")
+    parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--connect-threads", type=int, default=8)
+    parser.add_argument("--timeout", type=float, default=1200, help="whole run, seconds")
+    parser.add_argument("--skip-throttled", action="store_true")
+    parser.add_argument("--out", type=Path, default=None, help="write the report here (markdown)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="schedsync-scale-") as tmp:
+        run = Run(Path(tmp), args)
+        sampler: MemorySampler | None = None
+        try:
+            run.start()
+            run.people = people = run.sandbox.send(
+                "POST",
+                "/seed/scale",
+                {
+                    "users": args.users,
+                    "event_types_per_user": args.event_types,
+                    "savvycal_links_per_user": args.savvycal_links,
+                },
+            )["users"]
+            run.sandbox.send(
+                "POST", "/ratelimits", {"provider": "close", "limit": RAISED_CLOSE_LIMIT}
+            )
+            print(f"connecting {len(people)} reps through the OAuth flows", flush=True)
+            started, clock = time.monotonic(), run.cpu_clock()
+            errors = run.connect_everyone(people)
+            connect = (time.monotonic() - started, errors, clock.elapsed())
+            print(f"  {connect[0]:.1f} s, {len(errors)} failed", flush=True)
+
+            run.sandbox.send("DELETE", "/requests")
+            since = datetime.now(UTC).replace(tzinfo=None)
+            run.start_workers()  # the first syncs were queued by the connects
+            sampler = MemorySampler({p.name: p.pid for p in run.workers})
+            sampler.start()
+            phases = [run.measure("first sync", since, run.cpu_clock(), from_first_start=True)]
+            phases.append(run.resync("no-op resync", RAISED_CLOSE_LIMIT))
+            if not args.skip_throttled:
+                phases.append(run.resync("no-op resync, Close 600/15 s", DEFAULT_CLOSE_LIMIT))
+            sampler.stop()
+            print(
+                write_report(
+                    args.out,
+                    command="python bench/scale.py " + " ".join(sys.argv[1:]),
+                    machine=machine(),
+                    args=vars(args),
+                    connect=connect,
+                    phases=phases,
+                    memory=sampler,
+                    subscriptions=active_subscriptions(run.db),
+                    raised_limit=RAISED_CLOSE_LIMIT,
+                )
+            )
+        except BaseException:
+            print(run.stack.logs(), file=sys.stderr)
+            raise
+        finally:
+            if sampler is not None:
+                sampler.stop()
+            run.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
