@@ -25,6 +25,8 @@ def init_csrf(app: Flask) -> None:
     def check_csrf():
         if request.method != "POST" or request.path.startswith(EXEMPT_PREFIXES):
             return None
+        if request.routing_exception is not None:
+            return None  # no such route or method: routing's own 404/405 answers, not a 400
         expected = session.get("csrf_token")
         given = request.form.get("csrf_token", "")
         if not expected or not hmac.compare_digest(expected, given):

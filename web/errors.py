@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,14 @@ def init_errors(app: Flask) -> None:
     def http_error(exc: HTTPException):
         status = exc.code or 500
         if is_machine_route():
-            return json_error(status, CODES.get(status, "error"), exc.description or exc.name)
-        return page_error(status, exc.name, exc.description or exc.name)
+            response = json_error(status, CODES.get(status, "error"), exc.description or exc.name)
+        else:
+            response = make_response(page_error(status, exc.name, exc.description or exc.name))
+        # Keep the headers the error carries besides its body: `Allow` on a 405 (RFC 9110).
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
