@@ -3,7 +3,7 @@ SavvyCal links, connected through the real OAuth flows; then the first full sync
 account, a no-op resync of every account, provider requests per account, CPU per process and the
 workers' memory.
 
-    .venv/bin/python bench/scale.py [--users 1000] [--concurrency 2] [--out FILE.md]
+    .venv/bin/python bench/scale.py [--users 1000] [--concurrency 1] [--latency-ms 50] [--out F.md]
 
 Everything runs on 127.0.0.1 and is started here: a private redis-server, the sandbox (--quiet),
 gunicorn, two Celery workers; each is stopped by its own pid at the end, and every wait is
@@ -56,6 +56,24 @@ def newest_runs(db_path: Path) -> dict[int, tuple[datetime, datetime | None, str
         db.close()
     parse = datetime.fromisoformat
     return {a: (parse(s), parse(f) if f else None, o) for a, s, f, o in rows}
+
+
+def run_errors(db_path: Path, account_ids: list[int]) -> dict[str, int]:
+    """The error text of the given accounts' newest full syncs, counted."""
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+    try:
+        found: dict[str, int] = {}
+        for account_id in account_ids:
+            row = db.execute(
+                "SELECT error FROM sync_runs WHERE account_id = ? "
+                "ORDER BY started_at DESC, id DESC",
+                (account_id,),
+            ).fetchone()
+            text = ((row and row[0]) or "no error recorded")[:160]
+            found[text] = found.get(text, 0) + 1
+        return found
+    finally:
+        db.close()
 
 
 def finished_since(db_path: Path, since: str) -> int:
@@ -165,7 +183,14 @@ class Run:
         runs = newest_runs(self.db)
         return {a: r for a, r in runs.items() if r[0] >= since and r[2] != "running"}
 
-    def measure(self, name: str, since: datetime, clock: CpuClock, from_first_start: bool) -> Phase:
+    def measure(
+        self,
+        name: str,
+        since: datetime,
+        clock: CpuClock,
+        from_first_start: bool,
+        queued_seconds: float | None = None,
+    ) -> Phase:
         done = self.wait_all_synced(since)
         cpu = clock.elapsed()
         finished = [r[1] for r in done.values() if r[1] is not None]
@@ -176,22 +201,38 @@ class Run:
             outcomes[run[2]] = outcomes.get(run[2], 0) + 1
         seen = self.sandbox.requests_seen()
         counts = {f"{p} {g}": n for p, groups in seen["counts"].items() for g, n in groups.items()}
+        failed = [a for a, r in done.items() if r[2] != "ok"]
         phase = Phase(
-            name, len(done), self.args.users, seconds, outcomes, counts, seen["rate_limited"], cpu
+            name,
+            len(done),
+            self.args.users,
+            seconds,
+            outcomes,
+            counts,
+            seen["rate_limited"],
+            cpu,
+            queued_seconds,
+            run_errors(self.db, failed),
         )
         print(phase.line(), flush=True)
         return phase
 
-    def resync(self, name: str, close_limit: int) -> Phase:
+    def resync(self, name: str, close_limit: int, latency_ms: int = 0) -> Phase:
         self.sandbox.send("POST", "/ratelimits", {"provider": "close", "limit": close_limit})
+        self.sandbox.send("DELETE", "/faults")
+        if latency_ms:
+            fault = {"provider": "all", "error_rate": 0, "latency_ms": latency_ms}
+            self.sandbox.send("POST", "/faults", fault)
         self.sandbox.send("DELETE", "/requests")
         clock = self.cpu_clock()
         started = time.monotonic()
         asked = self.admin.resync()
-        print(f"  POST /admin/resync answered in {time.monotonic() - started:.1f} s", flush=True)
-        print(f"{name}: {asked['queued']} accounts queued", flush=True)
+        queued = time.monotonic() - started
+        print(f"{name}: {asked['queued']} accounts queued in {queued:.1f} s", flush=True)
         since = datetime.fromisoformat(asked["requested_at"].rstrip("Z"))
-        return self.measure(name, since, clock, from_first_start=False)
+        phase = self.measure(name, since, clock, from_first_start=False, queued_seconds=queued)
+        self.sandbox.send("DELETE", "/faults")
+        return phase
 
 
 def main() -> int:
@@ -200,14 +241,18 @@ def main() -> int:
     parser.add_argument("--event-types", type=int, default=10)
     parser.add_argument("--savvycal-links", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=2, help="pool processes per worker")
+    parser.add_argument("--concurrency", type=int, default=1, help="pool processes per worker")
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument("--connect-threads", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=1200, help="whole run, seconds")
     parser.add_argument("--skip-throttled", action="store_true")
+    parser.add_argument(
+        "--latency-ms", type=int, default=0, help="add a no-op resync with this provider latency"
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the report here (markdown)")
     args = parser.parse_args()
 
+    host = machine()  # the load average before anything starts
     with tempfile.TemporaryDirectory(prefix="schedsync-scale-") as tmp:
         run = Run(Path(tmp), args)
         sampler: MemorySampler | None = None
@@ -240,12 +285,15 @@ def main() -> int:
             phases.append(run.resync("no-op resync", RAISED_CLOSE_LIMIT))
             if not args.skip_throttled:
                 phases.append(run.resync("no-op resync, Close 600/15 s", DEFAULT_CLOSE_LIMIT))
+            if args.latency_ms:
+                name = f"no-op resync, {args.latency_ms} ms per provider call"
+                phases.append(run.resync(name, RAISED_CLOSE_LIMIT, args.latency_ms))
             sampler.stop()
             print(
                 write_report(
                     args.out,
                     command="python bench/scale.py " + " ".join(sys.argv[1:]),
-                    machine=machine(),
+                    machine=host,
                     args=vars(args),
                     connect=connect,
                     phases=phases,

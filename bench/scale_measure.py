@@ -16,6 +16,8 @@ MB = 1024  # kB per MB
 TARGET_NOOP_SECONDS = 60
 TARGET_NOOP_REQUESTS = 3
 TARGET_WORKER_MB = 250
+BEGIN = "<!-- bench/scale.py output -->"
+END = "<!-- end of bench/scale.py output -->"
 
 
 def children(pid: int) -> list[int]:
@@ -134,6 +136,8 @@ class Phase:
     counts: dict[str, int]  # "provider METHOD path" → requests the sandbox saw
     rate_limited: int
     cpu: dict[str, float]  # process name → CPU seconds during the phase
+    queued_seconds: float | None  # how long POST /admin/resync took to answer
+    errors: dict[str, int]  # error of each account whose run did not end ok, counted
 
     @property
     def requests_per_account(self) -> float:
@@ -163,22 +167,27 @@ def machine() -> dict[str, str]:
         "memory": f"{mem_kb / MB / 1024:.0f} GiB",
         "python": platform.python_version(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
     }
 
 
 def phase_rows(phases: list[Phase], args: dict) -> list[str]:
     rows = [
-        "| phase | accounts done | seconds | requests per account | lower bound | 429s "
-        "| outcomes |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| phase | accounts done | seconds | POST /admin/resync answered after | requests per "
+        "account | lower bound | 429s | outcomes |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for p in phases:
         bound = lower_bound(p, args["event_types"], args["savvycal_links"])
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(p.outcomes.items()))
         rows.append(
-            f"| {p.name} | {p.done}/{p.users} | {p.seconds:.1f} | {p.requests_per_account:.2f} "
-            f"| {bound} | {p.rate_limited} | {outcomes} |"
+            f"| {p.name} | {p.done}/{p.users} | {p.seconds:.1f} "
+            f"| {'-' if p.queued_seconds is None else f'{p.queued_seconds:.1f} s'} "
+            f"| {p.requests_per_account:.2f} | {bound} | {p.rate_limited} | {outcomes} |"
         )
+    for p in phases:
+        for error, count in p.errors.items():
+            rows.append(f"\n{p.name}, {count} account(s) not ok: `{error}`")
     rows += ["", "Requests per account by endpoint (as the sandbox counted them):", ""]
     for p in phases:
         parts = ", ".join(
@@ -203,7 +212,8 @@ def write_report(out: Path | None, **run) -> str:
         "# Scale benchmark (`bench/scale.py`)",
         "",
         f"Command: `{run['command']}`, {m['date']}. Machine: nproc {m['nproc']}, {m['cpu']}, "
-        f"{m['memory']}, Python {m['python']}.",
+        f"{m['memory']}, Python {m['python']}; load average before the run {m['load']}, "
+        f"after it {' '.join(f'{x:.1f}' for x in os.getloadavg())} (the machine is shared).",
         "",
         f"{args['users']} reps with {args['event_types']} Calendly event types and "
         f"{args['savvycal_links']} SavvyCal links each, in one sandbox Close organization; "
@@ -214,7 +224,8 @@ def write_report(out: Path | None, **run) -> str:
         f"with PKCE, SavvyCal by OAuth: {connect_seconds:.0f} s, {len(errors)} failed (CPU s: "
         + ", ".join(f"{k} {v:.0f}" for k, v in connect_cpu.items())
         + "). The workers were started after that, so the first sync is timed on its own. "
-        f"Close's limit was raised to {run['raised_limit']:,} per 15 s except in the last row. "
+        f"Close's limit was raised to {run['raised_limit']:,} per 15 s except in the row that "
+        "names Close's 600/15 s. "
         f"Calendly webhook subscriptions active at the end: {run['subscriptions']}.",
         "",
         *phase_rows(phases, args),
@@ -244,6 +255,16 @@ def write_report(out: Path | None, **run) -> str:
         lines += ["", f"First connect failure: {errors[0]}"]
     text = "\n".join(lines) + "\n"
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
+        save(out, text)
     return text
+
+
+def save(out: Path, text: str) -> None:
+    """Write the report; in a file that has the markers, only between them, so the reading of
+    the numbers written around them stays."""
+    old = out.read_text() if out.exists() else ""
+    if BEGIN in old and END in old:
+        head, rest = old.split(BEGIN, 1)
+        text = f"{head}{BEGIN}\n{text}{END}{rest.split(END, 1)[1]}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
