@@ -16,8 +16,8 @@ countdown instead of holding a worker. A spent budget is waited out in place for
 MAX_BUDGET_WAIT, one Close window) than a 429 pause: its reset is a window boundary the provider
 announced, not trouble, and a deferred full sync must read every provider again when it restarts.
 With one organization's accounts sharing Close's per-organization limit, deferring at each window
-boundary cost 2.6 times the calls of a first sync (bench/pacing.py); waiting in place sends only the
-calls the sync needs, in the same wall time.
+boundary cost 2.6 to 2.8 times the calls of a first sync (bench/pacing.py); waiting in place sends
+only the calls the sync needs, in the same wall time.
 """
 
 from __future__ import annotations
