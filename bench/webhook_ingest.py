@@ -7,7 +7,8 @@ under the same gunicorn settings; then, with a worker and the sandbox, delivery 
 
 Everything runs on 127.0.0.1: a private redis-server, gunicorn as in the Procfile (sync workers,
 no access log) with `--workers N` for both apps, and a load generator in this process (raw
-sockets on a thread pool; `wrk` for the closed-loop runs when it is installed and asked for).
+sockets on a thread pool; `wrk` for the closed-loop runs when it is installed, unless
+`--loadgen python`).
 Every request carries a distinct body signed just before the run. Bounded in time and count; it
 stops by itself and ends only the processes it started, by pid.
 """
@@ -222,6 +223,12 @@ def wrk_seconds(text: str) -> float:
     return float("nan")
 
 
+def wrk_version() -> str:
+    out = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=10)
+    words = (out.stdout + out.stderr).split()
+    return " ".join(words[:2]) if words else "wrk"
+
+
 def wrk_loop(port: int, reqs: list[bytes], seconds: float, concurrency: int, tmp: Path) -> Run:
     lines = []
     for raw in reqs:
@@ -359,8 +366,11 @@ def measure_ingest(args: argparse.Namespace, tmp: Path, redis_url: str) -> Inges
         raise
     finally:
         stack.stop_all()
+    python_client = "this script's Python client (raw sockets, a thread pool)"
     return IngestResult(
-        "wrk" if use_wrk else "python (raw sockets, thread pool)",
+        f"{wrk_version()} for the closed loop and {python_client} for the paced runs"
+        if use_wrk
+        else python_client,
         runs["bare"],
         runs["webhook"],
         runs["bare_paced"],
