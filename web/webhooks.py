@@ -219,7 +219,8 @@ def accept(body: bytes, account_id: int, uuid: str | None):
 
 def enqueue(client: redis.Redis, account_id: int, uuid: str | None) -> None:
     if uuid is None:
-        # An event type changed but this payload does not say which: sync them all.
+        # An event type changed but this payload does not say which: sync them all. If the push
+        # fails, the recorded trigger stays and the resync sweep enqueues it within a minute.
         triggers.record([account_id])
         push_task(client, reconcile_account.name, (account_id,))
     else:
