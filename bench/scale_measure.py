@@ -130,7 +130,7 @@ class MemorySampler(threading.Thread):
 class Phase:
     name: str
     done: int
-    users: int
+    accounts: int  # the accounts expected to sync in this phase
     seconds: float  # from the trigger (first sync: the first run's start) to the last finish
     outcomes: dict[str, int]
     counts: dict[str, int]  # "provider METHOD path" → requests the sandbox saw
@@ -141,12 +141,12 @@ class Phase:
 
     @property
     def requests_per_account(self) -> float:
-        return sum(self.counts.values()) / self.users
+        return sum(self.counts.values()) / self.accounts
 
     def line(self) -> str:
         cpu = ", ".join(f"{k} {v:.1f}" for k, v in self.cpu.items())
         return (
-            f"  {self.name}: {self.done}/{self.users} accounts in {self.seconds:.1f} s, "
+            f"  {self.name}: {self.done}/{self.accounts} accounts in {self.seconds:.1f} s, "
             f"outcomes {self.outcomes}, {self.requests_per_account:.2f} requests per account, "
             f"{self.rate_limited} answered 429; CPU s: {cpu}"
         )
@@ -181,7 +181,7 @@ def phase_rows(phases: list[Phase], args: dict) -> list[str]:
         bound = lower_bound(p, args["event_types"], args["savvycal_links"])
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(p.outcomes.items()))
         rows.append(
-            f"| {p.name} | {p.done}/{p.users} | {p.seconds:.1f} "
+            f"| {p.name} | {p.done}/{p.accounts} | {p.seconds:.1f} "
             f"| {'-' if p.queued_seconds is None else f'{p.queued_seconds:.1f} s'} "
             f"| {p.requests_per_account:.2f} | {bound} | {p.rate_limited} | {outcomes} |"
         )
@@ -191,7 +191,7 @@ def phase_rows(phases: list[Phase], args: dict) -> list[str]:
     rows += ["", "Requests per account by endpoint (as the sandbox counted them):", ""]
     for p in phases:
         parts = ", ".join(
-            f"`{k}` {v / p.users:.2f}" if v >= p.users / 100 else f"`{k}` {v} in all"
+            f"`{k}` {v / p.accounts:.2f}" if v >= p.accounts / 100 else f"`{k}` {v} in all"
             for k, v in sorted(p.counts.items())
             if v
         )
@@ -217,7 +217,8 @@ def write_report(out: Path | None, **run) -> str:
         "",
         f"{args['users']} reps with {args['event_types']} Calendly event types and "
         f"{args['savvycal_links']} SavvyCal links each, in one sandbox Close organization; "
-        f"{args['workers']} Celery workers × `--concurrency {args['concurrency']}` (prefork), "
+        f"{args['workers']} Celery workers × `--concurrency {args['concurrency']}` "
+        f"(`--pool {args['pool']}`), "
         f"gunicorn with {args['web_workers']} workers, the sandbox (`--quiet`), a private "
         "redis-server and SQLite, all on this machine. Every rep was connected through the real "
         f"OAuth flows over HTTP ({args['connect_threads']} at a time): Close sign-in, Calendly "
