@@ -11,9 +11,9 @@ import logging
 
 from sqlalchemy import delete, select, update
 
-from worker import logs, oauth, runtime
+from worker import logs, oauth, runtime, subscriptions
 from worker.clients import calendly_client, close_client
-from worker.errors import NotFound, Unauthorized
+from worker.errors import NotFound, Unauthorized, Unavailable
 from worker.links import provider_of
 from worker.models import (
     ACTIVE,
@@ -21,7 +21,6 @@ from worker.models import (
     Account,
     Connection,
     LinkMapping,
-    WebhookSubscription,
     utcnow,
 )
 from worker.providers.calendly import uuid_of
@@ -45,27 +44,42 @@ def _current(connection_id: int, connect_count: int) -> Connection:
 
 
 def delete_webhooks(conn: Connection) -> None:
-    with runtime.session_scope() as session:
-        subs = list(
-            session.scalars(
-                select(WebhookSubscription).where(WebhookSubscription.connection_id == conn.id)
-            )
-        )
-        session.expunge_all()
-    if not subs:
-        return
-    client = calendly_client(conn.id, conn.external_user_id)
-    for sub in subs:
-        if sub.calendly_uri:
-            try:
-                client.delete_webhook(uuid_of(sub.calendly_uri))  # False (404) = already gone
-            except (NeedsReauth, Unauthorized):
-                # The grant died before its clean-up: nothing can delete the subscription at
-                # Calendly now. Once its row is gone our receiver answers its deliveries 404,
-                # and Calendly disables a subscription whose deliveries keep failing.
-                log.info("webhook of connection %s left to Calendly: grant is gone", conn.id)
-        with runtime.session_scope() as session:
-            session.execute(delete(WebhookSubscription).where(WebhookSubscription.id == sub.id))
+    # Under the subscription lock: a subscription being created right now (the connect's
+    # ensure_subscription task, or the hourly check) finishes first and is then deleted here.
+    lock = subscriptions.subscription_lock(conn.id)
+    if not lock.acquire(blocking=True, timeout=subscriptions.LOCK_TTL):
+        raise Unavailable(f"subscription of connection {conn.id} is busy", provider="calendly")
+    try:
+        rows = subscriptions.load_rows(conn.id)
+        if not rows:
+            return
+        client = calendly_client(conn.id, conn.external_user_id)
+        try:
+            for row in rows:
+                uri = row.calendly_uri or _created_meanwhile(client, conn, row)
+                if uri:
+                    client.delete_webhook(uuid_of(uri))  # False (404) = already gone
+                subscriptions.drop_row(row.id)
+        except (NeedsReauth, Unauthorized):
+            # The grant died before its clean-up: nothing can delete the subscription at
+            # Calendly now. Once its row is gone our receiver answers its deliveries 404,
+            # and Calendly disables a subscription whose deliveries keep failing.
+            log.info("webhook of connection %s left to Calendly: grant is gone", conn.id)
+            for row in rows:
+                subscriptions.drop_row(row.id)
+    finally:
+        lock.release()
+
+
+def _created_meanwhile(client, conn: Connection, row) -> str | None:  # noqa: ANN001
+    """A pending row's create call may have gone through with its answer lost: look for it."""
+    if not conn.external_org_id or not conn.external_user_id:
+        return None
+    wanted = subscriptions.webhook_url(row.hook_id)
+    for sub in client.webhooks(organization=conn.external_org_id, user=conn.external_user_id):
+        if subscriptions.same_url(sub["callback_url"], wanted):
+            return sub["uri"]
+    return None
 
 
 def delete_links(conn: Connection) -> int:

@@ -176,3 +176,53 @@ def test_a_dead_calendly_grant_does_not_stop_the_clean_up(calendly_disconnected,
         conn = session.get(Connection, calendly_disconnected.connection_id)
         assert (conn.state, conn.access_token, conn.refresh_token) == ("disconnected", None, None)
         assert session.scalars(select(WebhookSubscription)).all() == []
+
+
+def test_a_subscription_whose_create_answer_was_lost_is_found_by_its_url_and_deleted(
+    calendly_disconnected, mocked
+):
+    with runtime.session_scope() as session:
+        session.query(WebhookSubscription).update({"calendly_uri": None, "state": "pending"})
+    listing = f"{CALENDLY_API}/webhook_subscriptions"
+    mocked.get(
+        listing,
+        json={
+            "collection": [
+                {
+                    "uri": WEBHOOK_URL,
+                    "callback_url": "http://localhost:5000/webhooks/calendly/hook-1",
+                    "state": "active",
+                    "events": [],
+                }
+            ],
+            "pagination": {"next_page_token": None},
+        },
+    )
+    mocked.delete(WEBHOOK_URL, status=204)
+    mocked.get(LINKS_URL, json={"data": [], "has_more": False})
+    mocked.delete(delete_url("calendly:ET1:user_A"), status=404)
+    mocked.post(REVOKE_URL, status=200, json={})
+
+    disconnect_connection(calendly_disconnected.connection_id, calendly_disconnected.connect_count)
+
+    assert [c.request.method for c in mocked.calls][:2] == ["GET", "DELETE"]
+    assert mocked.calls[1].request.url == WEBHOOK_URL
+    with runtime.session_scope() as session:
+        assert session.scalars(select(WebhookSubscription)).all() == []
+
+
+def test_clean_up_waits_for_a_subscription_being_created(calendly_disconnected, mocked):
+    from worker import subscriptions
+
+    held = subscriptions.subscription_lock(calendly_disconnected.connection_id)
+    assert held.acquire()
+    try:
+        subscriptions.LOCK_TTL, saved = 0.2, subscriptions.LOCK_TTL
+        with pytest.raises(Unavailable):
+            from worker.disconnect import clean_up
+
+            clean_up(calendly_disconnected.connection_id, calendly_disconnected.connect_count)
+    finally:
+        subscriptions.LOCK_TTL = saved
+        held.release()
+    assert len(mocked.calls) == 0
