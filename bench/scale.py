@@ -222,6 +222,7 @@ class Run:
             outcomes,
             counts,
             seen["rate_limited"],
+            seen["early_requests_total"],
             cpu,
             queued_seconds,
             run_errors(self.db, failed),

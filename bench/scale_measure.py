@@ -135,6 +135,7 @@ class Phase:
     outcomes: dict[str, int]
     counts: dict[str, int]  # "provider METHOD path" → requests the sandbox saw
     rate_limited: int
+    early: int  # requests the sandbox saw before a reset a 429 had announced to that owner
     cpu: dict[str, float]  # process name → CPU seconds during the phase
     queued_seconds: float | None  # how long POST /admin/resync took to answer
     errors: dict[str, int]  # error of each account whose run did not end ok, counted
@@ -174,8 +175,8 @@ def machine() -> dict[str, str]:
 def phase_rows(phases: list[Phase], args: dict) -> list[str]:
     rows = [
         "| phase | accounts done | seconds | POST /admin/resync answered after | requests per "
-        "account | lower bound | 429s | outcomes |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "account | lower bound | 429s | early requests | outcomes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for p in phases:
         bound = lower_bound(p, args["event_types"], args["savvycal_links"])
@@ -183,7 +184,8 @@ def phase_rows(phases: list[Phase], args: dict) -> list[str]:
         rows.append(
             f"| {p.name} | {p.done}/{p.accounts} | {p.seconds:.1f} "
             f"| {'-' if p.queued_seconds is None else f'{p.queued_seconds:.1f} s'} "
-            f"| {p.requests_per_account:.2f} | {bound} | {p.rate_limited} | {outcomes} |"
+            f"| {p.requests_per_account:.2f} | {bound} | {p.rate_limited} | {p.early} "
+            f"| {outcomes} |"
         )
     for p in phases:
         for error, count in p.errors.items():
