@@ -106,8 +106,9 @@ def test_connecting_both_providers_puts_exactly_the_desired_links_in_close(servi
     wait_for(
         lambda: webhook_of(service, alice) == "active", 10, what="the Calendly webhook subscription"
     )
-    hooks = [h for h in service.sandbox.hooks() if h["state"] == "active"]
-    assert any(h["callback_url"].startswith(f"{service.web}/webhooks/calendly/") for h in hooks)
+    hooks = [h for h in service.sandbox.hooks() if h["user_uuid"] == alice.person.calendly_uuid]
+    assert [h["state"] for h in hooks] == ["active"]
+    assert hooks[0]["callback_url"].startswith(f"{service.web}/webhooks/calendly/")
 
 
 def test_a_calendly_rename_reaches_close_through_the_webhook_within_seconds(service, alice):
