@@ -83,17 +83,32 @@ class RedisPacer:
             wait = float(raw) - time.time()
             if wait > 0:
                 return wait, True
-        budget_key = self._budget_key(key)
-        left = self.client.decr(budget_key)
-        if left >= 0:
-            return 0.0, False
-        ttl_ms = self.client.pttl(budget_key)
-        if ttl_ms < 0:
-            # DECR created a counter with no window (expired between calls): not ours to keep.
-            self.client.delete(budget_key)
-            return 0.0, False
-        self.client.incr(budget_key)  # give back the unit we could not use
-        return max(ttl_ms / 1000.0, 0.01), False
+        return self._take_unit(self._budget_key(key)), False
+
+    def _take_unit(self, budget_key: str) -> float:
+        """Take one unit of an announced budget: 0 when taken (or no window is announced), else
+        the seconds until the window resets. Optimistic (WATCH/MULTI): a plain DECR would create
+        a counter where none was announced, and a window stored by another worker's response
+        in between would then look spent for its whole length."""
+        with self.client.pipeline() as pipe:
+            for _ in range(100):
+                try:
+                    pipe.watch(budget_key)
+                    ttl_ms = pipe.pttl(budget_key)
+                    if ttl_ms < 0:  # no announced window (-2), or none with an end (-1)
+                        pipe.unwatch()
+                        return 0.0
+                    left = int(pipe.get(budget_key) or 0)
+                    if left <= 0:
+                        pipe.unwatch()
+                        return max(ttl_ms / 1000.0, 0.01)
+                    pipe.multi()
+                    pipe.decr(budget_key)
+                    pipe.execute()
+                    return 0.0
+                except redis.WatchError:
+                    continue  # another worker took a unit or stored a window: look again
+        return 0.01  # extreme contention: wait a moment and ask again
 
     def observe(self, key: str, remaining: int | None, reset: float | None) -> None:
         if remaining is None or reset is None or reset <= 0:

@@ -85,3 +85,28 @@ def test_a_spent_budget_is_waited_out_in_place_but_a_429_pause_is_not(real_redis
     pacer.pause(KEY, 0.5)
     with pytest.raises(RateLimited):
         pacer.before(KEY)
+
+
+def test_a_window_announced_while_others_call_never_looks_spent(real_redis):
+    """First calls of a user race its first response: the budget it announces has room, so no
+    caller may see it spent (a counter created by a caller would read -1 for the whole window)."""
+    refused = []
+
+    def caller():
+        pacer = RedisPacer(real_redis, max_inline_wait=0)
+        for _ in range(50):
+            try:
+                pacer.before(KEY)
+            except RateLimited:
+                refused.append(1)
+
+    for round_ in range(60):
+        real_redis.delete(f"rl:left:{KEY}")
+        threads = [threading.Thread(target=caller) for _ in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(0.0005 * (round_ % 10))  # land the announcement at varying points
+        RedisPacer(real_redis).observe(KEY, remaining=10_000, reset=60)
+        for t in threads:
+            t.join()
+    assert refused == []
