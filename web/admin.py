@@ -87,16 +87,8 @@ def queue_resync(close_user_id: str | None = None) -> ResyncRequest:
                 raise UnknownAccount(close_user_id)
             accounts = [(account_id, close_user_id)]
     requested_at = utcnow()
-    not_enqueued: list[str] = []
-    for n, (account_id, close_user_id) in enumerate(accounts):
-        if triggers.request_full_sync(account_id):
-            continue
-        # The broker is down: each further try would wait out the client's retries. Record the
-        # rest only; the resync sweep enqueues recorded triggers within a minute.
-        rest = accounts[n + 1 :]
-        triggers.record([a for a, _ in rest])
-        not_enqueued = [close_user_id] + [user for _, user in rest]
-        break
+    left = set(triggers.request_full_syncs([account_id for account_id, _ in accounts]))
+    not_enqueued = [user for account_id, user in accounts if account_id in left]
     return ResyncRequest(requested_at, accounts, not_enqueued)
 
 

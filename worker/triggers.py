@@ -38,28 +38,47 @@ def sync_running(account_id: int) -> bool:
     return bool(runtime.redis_client().exists(f"lock:sync:{account_id}"))
 
 
+RECORD_BATCH = 500
+
+
 def record(account_ids: list[int], *, not_before: datetime | None = None) -> None:
-    """Record a full-sync trigger for each account (no enqueue)."""
+    """Record a full-sync trigger for each account (no enqueue), in one transaction."""
     if not account_ids:
         return
     with runtime.session_scope() as session:
-        session.execute(
-            update(Account)
-            .where(Account.id.in_(account_ids))
-            .values(
-                sync_requested_seq=Account.sync_requested_seq + 1,
-                sync_requested_at=not_before or utcnow(),
+        for start in range(0, len(account_ids), RECORD_BATCH):
+            session.execute(
+                update(Account)
+                .where(Account.id.in_(account_ids[start : start + RECORD_BATCH]))
+                .values(
+                    sync_requested_seq=Account.sync_requested_seq + 1,
+                    sync_requested_at=not_before or utcnow(),
+                )
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        )
 
 
 def request_full_sync(account_id: int, *, countdown: float = 0) -> bool:
     """Record a trigger, then enqueue. False when the broker could not take the message (the
     trigger stays recorded and the resync sweep enqueues it later)."""
+    record([account_id], not_before=utcnow() + timedelta(seconds=countdown))
+    return _enqueue(account_id, countdown)
+
+
+def request_full_syncs(account_ids: list[int]) -> list[int]:
+    """Record a trigger for every account in one transaction, then enqueue each. Returns the
+    accounts left unenqueued: after the first broker failure the rest are not tried (each try
+    would wait out the client's retries); their triggers stay recorded for the resync sweep."""
+    record(account_ids)
+    for n, account_id in enumerate(account_ids):
+        if not _enqueue(account_id, 0):
+            return account_ids[n:]
+    return []
+
+
+def _enqueue(account_id: int, countdown: float) -> bool:
     from worker.tasks.reconcile import reconcile_account
 
-    record([account_id], not_before=utcnow() + timedelta(seconds=countdown))
     try:
         reconcile_account.apply_async((account_id,), countdown=countdown or None)
     except (redis.RedisError, OSError) as exc:
