@@ -9,7 +9,7 @@ from flask import Flask
 
 from worker import runtime
 from worker.celery_app import apply_settings, celery_app
-from worker.config import Settings, load_settings
+from worker.config import INSTANCE_DIR, Settings, load_settings
 
 
 def create_app(config: Settings | dict[str, Any] | None = None, **extra: Any) -> Flask:
@@ -24,7 +24,7 @@ def create_app(config: Settings | dict[str, Any] | None = None, **extra: Any) ->
     runtime.configure(settings, redis_client=extra.get("redis_client"))
     apply_settings(celery_app, settings)
 
-    app = Flask(__name__, instance_path=str(runtime_instance_dir()))
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SCHEDSYNC=settings,
@@ -46,9 +46,3 @@ def create_app(config: Settings | dict[str, Any] | None = None, **extra: Any) ->
         app.register_blueprint(module.bp)
     register_cli(app)
     return app
-
-
-def runtime_instance_dir():
-    from worker.config import INSTANCE_DIR
-
-    return INSTANCE_DIR

@@ -157,17 +157,8 @@ def run_coalesced(account_id: int, run: Callable[[], object]) -> str:
         if deferred is not None:
             request_full_sync(account_id, countdown=deferred)
         elif pending(account_id):
-            request_again(account_id)
+            _enqueue(account_id, 0)  # a failure is logged; the sweep re-enqueues it
     return outcome
-
-
-def request_again(account_id: int) -> None:
-    from worker.tasks.reconcile import reconcile_account
-
-    try:
-        reconcile_account.delay(account_id)
-    except Exception as exc:  # the sweep re-enqueues it within a minute
-        log.warning("could not re-enqueue sync of account %s: %s", account_id, exc)
 
 
 def stale_triggers(now: datetime) -> list[int]:
