@@ -43,7 +43,7 @@ format:
 	$(VENV)/bin/ruff check --fix .
 
 run: venv
-	$(PY) -m web.launcher
+	$(PY) -m dev.launcher
 
 bench: venv
 	$(PY) bench/reconcile.py

@@ -23,10 +23,11 @@ import fakeredis  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
 from bench.stub import World, serve  # noqa: E402
-from worker import migrate, runtime  # noqa: E402
+from worker import runtime  # noqa: E402
 from worker.config import Settings  # noqa: E402
-from worker.models import Account, Connection, utcnow  # noqa: E402
-from worker.sync import full_sync  # noqa: E402
+from worker.storage import migrate  # noqa: E402
+from worker.storage.models import Account, Connection, utcnow  # noqa: E402
+from worker.sync.runs import full_sync  # noqa: E402
 
 PAGE = 100
 

@@ -42,8 +42,8 @@ from flask import Flask, jsonify  # noqa: E402
 from tests.conftest import RedisServer, free_port  # noqa: E402
 from tests.processes import BIN, Stack, wait_http  # noqa: E402
 from worker import runtime  # noqa: E402
-from worker.models import Account, Connection, WebhookSubscription  # noqa: E402
-from worker.signatures import sign  # noqa: E402
+from worker.calendly.signatures import sign  # noqa: E402
+from worker.storage.models import Account, Connection, WebhookSubscription  # noqa: E402
 
 HOOK_ID = "bench-hook-0000000000000000"
 SIGNING_KEY = "bench-subscription-signing-key"

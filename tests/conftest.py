@@ -16,9 +16,10 @@ import fakeredis
 import pytest
 from cryptography.fernet import Fernet
 
-from worker import migrate, runtime
+from worker import runtime
 from worker.config import Settings
-from worker.models import utcnow
+from worker.storage import migrate
+from worker.storage.models import utcnow
 
 CLOSE_API = "https://api.close.test/api/v1"
 CALENDLY_API = "https://api.calendly.test"
@@ -131,7 +132,7 @@ def add_account(
     our_client_id: str | None = "oa2client_ours",
 ) -> int:
     """An account with active Close, Calendly and SavvyCal connections and fresh tokens."""
-    from worker.models import Account, Connection
+    from worker.storage.models import Account, Connection
 
     expires = utcnow() + timedelta(hours=1)
     with runtime.session_scope() as session:

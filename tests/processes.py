@@ -17,8 +17,8 @@ from pathlib import Path
 
 import requests
 
+from dev.launcher import ACCESS_LOG_FORMAT
 from tests.conftest import TEST_KEY, free_port
-from web.launcher import ACCESS_LOG_FORMAT
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

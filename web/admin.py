@@ -17,9 +17,10 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, selectinload
 
 from web.errors import json_error
-from worker import runtime, triggers
-from worker.models import ACTIVE, PROVIDERS, Account, Connection, utcnow
-from worker.status import account_json, iso, links_json
+from web.status import account_json, iso, links_json
+from worker import runtime
+from worker.storage.models import ACTIVE, PROVIDERS, Account, Connection, utcnow
+from worker.sync import triggers
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -75,7 +76,7 @@ def queue_resync(close_user_id: str | None = None) -> ResyncRequest:
     """Record and enqueue a full sync of one account, or of every syncable account.
 
     A resync already running for an account is not doubled: the run sees the recorded trigger and
-    runs once more when it ends (worker/triggers.py)."""
+    runs once more when it ends (worker/sync/triggers.py)."""
     with runtime.session_scope() as session:
         if close_user_id is None:
             accounts = syncable_accounts(session)

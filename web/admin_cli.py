@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from web.admin import ResyncRequest, UnknownAccount, queue_resync
+from web.status import account_json, last_full_sync
 from worker import runtime
-from worker.models import ACTIVE, PROVIDERS, Account, SyncRun
-from worker.rotation import rotate_secrets
-from worker.status import account_json, last_full_sync
+from worker.auth.rotation import rotate_secrets
+from worker.storage.models import ACTIVE, PROVIDERS, Account, SyncRun
 
 POLL_SECONDS = 0.5
 COUNTS = ("created", "updated", "deleted", "unchanged", "failed")

@@ -6,7 +6,8 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from worker import migrate, runtime
+from worker import runtime
+from worker.storage import migrate
 
 db_cli = AppGroup("db", help="Database schema.")
 

@@ -16,14 +16,14 @@ from web import flow_failures, oauth_state
 from web.pages import connect_page
 from web.provider_identity import calendly_identity, savvycal_identity
 from web.signin import sign_in_required, signed_in_account_id
-from worker.accounts import Connected, mark_disconnected, store_connection
+from worker.auth.accounts import Connected, mark_disconnected, store_connection
 from worker.celery_app import celery_app
 from worker.config import Settings
-from worker.errors import Forbidden, Unauthorized
-from worker.models import PROVIDERS
-from worker.oauth import authorization_url, exchange_code, oauth_provider
+from worker.providers.errors import Forbidden, Unauthorized
+from worker.providers.oauth import authorization_url, exchange_code, oauth_provider
+from worker.storage.models import PROVIDERS
+from worker.sync.triggers import request_full_sync
 from worker.tasks.disconnect import disconnect_connection
-from worker.triggers import request_full_sync
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from flask import Blueprint
 
 from web.errors import page_error
 from web.oauth_state import BadState, ConsentRefused
-from worker.errors import (
+from worker.providers.errors import (
     BadResponse,
     GrantRevoked,
     ProviderError,

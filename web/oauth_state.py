@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from flask import request, session
 
 from worker import runtime
-from worker.oauth import pkce_pair
+from worker.providers.oauth import pkce_pair
 
 # Calendly's authorization codes live 10 minutes; a consent screen left open longer starts over.
 PENDING_TTL_SECONDS = 600

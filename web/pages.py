@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from web.flow_failures import display_name
 from web.signin import signed_in_account_id
+from web.status import last_full_sync, sync_json
 from worker import runtime
-from worker.models import (
+from worker.storage.models import (
     ACTIVE,
     DISCONNECTED,
     NEEDS_REAUTH,
@@ -22,7 +23,6 @@ from worker.models import (
     Connection,
     LinkMapping,
 )
-from worker.status import last_full_sync, sync_json
 
 bp = Blueprint("pages", __name__)
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from worker import runtime
-from worker.errors import BadResponse
-from worker.oauth import TokenGrant
-from worker.pacing import RedisPacer
-from worker.providers.calendly import CalendlyClient
-from worker.providers.close import CloseClient
-from worker.providers.savvycal import SavvyCalClient
+from worker.providers.calendly.client import CalendlyClient
+from worker.providers.close.client import CloseClient
+from worker.providers.errors import BadResponse
+from worker.providers.oauth import TokenGrant
+from worker.providers.pacing import RedisPacer
+from worker.providers.savvycal.client import SavvyCalClient
 
 
 class GrantToken:

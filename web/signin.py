@@ -16,11 +16,11 @@ from sqlalchemy import select
 from web import flow_failures, oauth_state
 from web.provider_identity import close_identity
 from worker import runtime
-from worker.accounts import store_close_account
+from worker.auth.accounts import store_close_account
 from worker.config import Settings
-from worker.models import ACTIVE, PROVIDERS, Connection
-from worker.oauth import authorization_url, exchange_code, oauth_provider
-from worker.triggers import request_full_sync
+from worker.providers.oauth import authorization_url, exchange_code, oauth_provider
+from worker.storage.models import ACTIVE, PROVIDERS, Connection
+from worker.sync.triggers import request_full_sync
 
 bp = Blueprint("signin", __name__)
 flow_failures.register(bp)

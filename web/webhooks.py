@@ -28,9 +28,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from web.errors import json_error
-from worker import runtime, signatures, triggers
-from worker.models import ACTIVE, Connection, WebhookSubscription
-from worker.providers.calendly import EVENT_TYPE_EVENTS
+from worker import runtime
+from worker.calendly import signatures
+from worker.providers.calendly.client import EVENT_TYPE_EVENTS
+from worker.storage.models import ACTIVE, Connection, WebhookSubscription
+from worker.sync import triggers
 from worker.tasks.reconcile import reconcile_account, sync_calendly_event_type
 from worker.tasks.webhooks import push_task
 

@@ -15,8 +15,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from worker.auth.crypto import SecretBox
 from worker.config import Settings, load_settings
-from worker.crypto import SecretBox
 from worker.log_guards import guard_library_loggers
 
 # Every process that can open the database or make a token call imports this module first.

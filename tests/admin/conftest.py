@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from tests.conftest import add_account
 from worker import runtime
-from worker.models import Connection, LinkMapping, SyncRun
+from worker.storage.models import Connection, LinkMapping, SyncRun
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from tests.admin.conftest import ADMIN, add_mapping, add_run
 from worker import runtime
-from worker.models import Account, Connection, utcnow
+from worker.storage.models import Account, Connection, utcnow
 
 ISO_MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ROUTES = [
@@ -159,7 +159,8 @@ def test_requested_at_is_taken_before_the_trigger_is_recorded(client, account, e
 
 
 def test_a_second_resync_while_one_is_queued_records_a_second_trigger(client, account, enqueued):
-    # The running task takes up every recorded trigger (worker/triggers.py): nothing is lost and
+    # The running task takes up every recorded trigger (worker/sync/triggers.py): nothing is
+    # lost and
     # nothing runs in parallel, so the API simply records and enqueues each time.
     for _ in range(2):
         assert client.post("/admin/resync", json={}, headers=ADMIN).status_code == 202

@@ -11,7 +11,7 @@ from tests.admin.conftest import add_run
 from tests.conftest import add_account
 from tests.sync.fakes import FakeCalendly, FakeClose, FakeSavvyCal
 from worker import runtime
-from worker.models import Account, utcnow
+from worker.storage.models import Account, utcnow
 
 RECONCILE = "worker.tasks.reconcile.reconcile_account"
 

@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from tests.conftest import add_account
 from web.errors import MACHINE_PREFIXES
 from worker import runtime
-from worker.models import Account, LinkMapping, SyncRun, WebhookSubscription, utcnow
+from worker.storage.models import Account, LinkMapping, SyncRun, WebhookSubscription, utcnow
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 ADMIN = {"Authorization": "Bearer test-admin-token"}  # tests/conftest.py's admin_token

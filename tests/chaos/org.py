@@ -2,7 +2,7 @@
 holds exactly what CONTRACT §4 asks for each of them. Shared by the chaos tests and
 bench/pacing.py.
 
-Accounts are stored the way the OAuth callbacks store them (worker.accounts), with real grants
+Accounts are stored the way the OAuth callbacks store them (worker.auth.accounts), with real grants
 from the sandbox's consent and token endpoints; SavvyCal is connected with each person's personal
 token, as the connect page allows.
 """
@@ -24,9 +24,9 @@ import requests
 
 from tests.processes import Stack
 from worker import runtime
-from worker.accounts import store_close_account, store_connection
+from worker.auth.accounts import store_close_account, store_connection
 from worker.config import Settings, load_settings
-from worker.oauth import grant_from
+from worker.providers.oauth import grant_from
 
 ADMIN_TOKEN = "stack-admin-token"  # tests/processes.py gives every stack this one
 REDIRECT = "http://127.0.0.1/oauth/{provider}/callback"

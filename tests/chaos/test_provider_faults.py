@@ -3,7 +3,8 @@ providers): Close still converges to exactly the desired links of every
 account within a bounded number of resyncs.
 
 The bound: a failed GET, Close upsert or Close delete is retried in place up to three attempts
-(worker/http.py), so a call is lost only when all three fail: 0.15³ ≈ 0.34%. A resync of one of
+(worker/providers/http.py), so a call is lost only when all three fail: 0.15³ ≈ 0.34%. A resync
+of one of
 these accounts makes 13 calls, so it leaves something undone with probability about 4.4%;
 everything it did not finish (a provider it could not read is held, a failed write counted) is
 done by the next. Three resyncs in a row leave one of 8 accounts unconverged with probability

@@ -17,8 +17,9 @@ import requests
 
 from tests.chaos.org import Rep, admin_resync, bring_up, wait_converged
 from tests.processes import wait_for, wait_log
-from worker import runtime, triggers
-from worker.models import Connection, WebhookSubscription, utcnow
+from worker import runtime
+from worker.storage.models import Connection, WebhookSubscription, utcnow
+from worker.sync import triggers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from tests.chaos.org import admin_resync, bring_up, change_links, wait_converged
 from tests.processes import wait_for
 from worker import runtime
-from worker.models import SyncRun
-from worker.triggers import STALE_TRIGGER_SECONDS, SYNC_LOCK_TTL
+from worker.storage.models import SyncRun
+from worker.sync.triggers import STALE_TRIGGER_SECONDS, SYNC_LOCK_TTL
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(170)]
 

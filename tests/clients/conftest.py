@@ -10,10 +10,10 @@ import pytest
 import responses
 
 from tests.clients.fake_tokens import FakeTokens
-from worker.pacing import RedisPacer
-from worker.providers.calendly import CalendlyClient
-from worker.providers.close import CloseClient
-from worker.providers.savvycal import SavvyCalClient
+from worker.providers.calendly.client import CalendlyClient
+from worker.providers.close.client import CloseClient
+from worker.providers.pacing import RedisPacer
+from worker.providers.savvycal.client import SavvyCalClient
 
 
 @pytest.fixture

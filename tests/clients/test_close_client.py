@@ -7,8 +7,8 @@ import pytest
 
 from tests.clients.recorded import recorded, sent_json
 from tests.conftest import CLOSE_API
-from worker.errors import Forbidden
-from worker.links import Selection, add_calendly, add_savvycal
+from worker.providers.errors import Forbidden
+from worker.sync.links import Selection, add_calendly, add_savvycal
 
 UPSERT_URL = f"{CLOSE_API}/scheduling_link/integration/"
 CONTRACT_FIELDS = {"source_id", "name", "url", "description", "duration_in_minutes", "source_type"}

@@ -1,4 +1,5 @@
-"""Provider failures become typed errors (worker/errors.py), whatever the answer looks like, and
+"""Provider failures become typed errors (worker/providers/errors.py), whatever the answer looks
+like, and
 their messages carry no secrets."""
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ import pytest
 
 from tests.clients.recorded import recorded
 from tests.conftest import CALENDLY_API, CLOSE_API, SAVVYCAL_API
-from worker.errors import BadResponse, Conflict, Forbidden, NotFound, ProviderError
-from worker.links import DesiredLink
+from worker.providers.errors import BadResponse, Conflict, Forbidden, NotFound, ProviderError
+from worker.sync.links import DesiredLink
 
 USER_URI = "https://api.calendly.com/users/AAAAAAAAAAAAAAAA"
 SIGNING_KEY = "per-subscription-signing-key-value"

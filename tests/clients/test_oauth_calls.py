@@ -1,4 +1,5 @@
-"""Token endpoint calls (worker/oauth.py): each provider's dialect as reference/*.md documents it,
+"""Token endpoint calls (worker/providers/oauth.py): each provider's dialect as reference/*.md
+documents it,
 and every way a call can fail mapped to the typed error the token layer decides on."""
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from tests.clients.recorded import recorded, sent_form
-from worker import oauth
-from worker.errors import (
+from worker.providers import oauth
+from worker.providers.errors import (
     BadResponse,
     GrantRevoked,
     RateLimited,
     Unavailable,
     UnknownOutcome,
 )
-from worker.models import utcnow
+from worker.storage.models import utcnow
 
 TOKEN_URLS = {
     "close": "https://api.close.test/oauth2/token/",

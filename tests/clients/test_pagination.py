@@ -16,7 +16,7 @@ from tests.clients.recorded import (
     savvycal_links,
 )
 from tests.conftest import CALENDLY_API, CLOSE_API, SAVVYCAL_API
-from worker.errors import BadResponse
+from worker.providers.errors import BadResponse
 
 CALL_BUDGET = 10  # far more pages than any of these tests needs; a loop hits it at once
 

@@ -10,8 +10,8 @@ import pytest
 
 from tests.clients.recorded import recorded
 from tests.conftest import CALENDLY_API, CLOSE_API, SAVVYCAL_API
-from worker.errors import RateLimited
-from worker.pacing import RedisPacer
+from worker.providers.errors import RateLimited
+from worker.providers.pacing import RedisPacer
 
 USER_URI = "https://api.calendly.com/users/AAAAAAAAAAAAAAAA"
 

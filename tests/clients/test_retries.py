@@ -9,8 +9,8 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from tests.clients.fake_tokens import FakeTokens
 from tests.clients.recorded import recorded, sent_json
 from tests.conftest import CALENDLY_API, CLOSE_API, SAVVYCAL_API
-from worker.errors import Unauthorized, Unavailable
-from worker.links import DesiredLink
+from worker.providers.errors import Unauthorized, Unavailable
+from worker.sync.links import DesiredLink
 
 UPSERT_URL = f"{CLOSE_API}/scheduling_link/integration/"
 WEBHOOKS_URL = f"{CALENDLY_API}/webhook_subscriptions"

@@ -1,5 +1,5 @@
 """What the sandbox's providers hold, read through its control API, and what Close should hold
-for one rep according to CONTRACT §4, worked out here independently of worker/links.py so the
+for one rep according to CONTRACT §4, worked out here independently of worker/sync/links.py so the
 end-to-end tests check the service against the contract rather than against itself."""
 
 from __future__ import annotations

@@ -8,11 +8,11 @@ import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from worker.errors import ProviderError
-from worker.links import calendly_selection, savvycal_selection
-from worker.providers.calendly import CalendlyClient
-from worker.providers.close import CloseClient, parse_ratelimit
-from worker.providers.savvycal import SavvyCalClient
+from worker.providers.calendly.client import CalendlyClient
+from worker.providers.close.client import CloseClient, parse_ratelimit
+from worker.providers.errors import ProviderError
+from worker.providers.savvycal.client import SavvyCalClient
+from worker.sync.links import calendly_selection, savvycal_selection
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

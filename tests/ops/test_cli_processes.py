@@ -13,9 +13,9 @@ import requests
 from tests.conftest import TEST_KEY
 from tests.processes import BIN, Stack
 from worker import runtime
-from worker.accounts import store_close_account, store_connection
+from worker.auth.accounts import store_close_account, store_connection
 from worker.config import Settings
-from worker.oauth import TokenGrant
+from worker.providers.oauth import TokenGrant
 
 pytestmark = pytest.mark.slow
 

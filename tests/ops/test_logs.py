@@ -11,8 +11,8 @@ import pytest
 import responses
 
 from tests.sync.fakes import FakeCalendly, FakeClose, FakeSavvyCal
-from worker import triggers
 from worker.logs import configure_logging
+from worker.sync import triggers
 from worker.tasks.reconcile import reconcile_account
 
 
@@ -51,7 +51,7 @@ def test_a_reconcile_tasks_lines_carry_account_task_id_and_outcome(world, accoun
     assert summary["account"] == "user_A"
     assert summary["outcome"] == "ok"
     assert summary["level"] == "info"
-    assert summary["logger"] == "worker.sync"
+    assert summary["logger"] == "worker.sync.runs"
     task_line = next(line for line in ours if line["message"].startswith("reconcile of account"))
     assert task_line["account"] == "user_A"
     assert task_line["outcome"] == "ran"

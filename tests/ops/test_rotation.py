@@ -8,8 +8,8 @@ from sqlalchemy import select, text
 
 from tests.conftest import TEST_KEY, add_account
 from worker import runtime
-from worker.models import Connection, WebhookSubscription
-from worker.rotation import rotate_secrets
+from worker.auth.rotation import rotate_secrets
+from worker.storage.models import Connection, WebhookSubscription
 
 KEY_A = TEST_KEY  # what the `db` fixture encrypts with
 KEY_B = Fernet.generate_key().decode()
@@ -145,7 +145,7 @@ def test_a_secret_no_key_opens_is_left_alone_and_the_command_fails(
 
 
 def test_a_token_refreshed_during_the_rotation_is_not_overwritten(secrets_under_a, monkeypatch):
-    from worker import rotation
+    from worker.auth import rotation
 
     real = rotation._rotated
     refreshed = {}

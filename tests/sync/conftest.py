@@ -1,6 +1,7 @@
 import pytest
 
-from worker import migrate, runtime
+from worker import runtime
+from worker.storage import migrate
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from tests.conftest import add_account
 from tests.sync.fakes import OUR_CLIENT, FakeCalendly, FakeClose, FakeSavvyCal
 from worker import runtime
-from worker.errors import RateLimited
-from worker.models import Account, LinkMapping, SyncRun
-from worker.sync import full_sync
+from worker.providers.errors import RateLimited
+from worker.storage.models import Account, LinkMapping, SyncRun
+from worker.sync.runs import full_sync
 
 USER = "user_A"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from worker.links import (
+from worker.sync.links import (
     calendly_selection,
     savvycal_selection,
 )

@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
-from worker import migrate
-from worker.models import Base
+from worker.storage import migrate
+from worker.storage.models import Base
 
 
 def schema_diff(engine):

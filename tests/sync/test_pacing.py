@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from worker.errors import RateLimited
-from worker.pacing import RedisPacer
+from worker.providers.errors import RateLimited
+from worker.providers.pacing import RedisPacer
 
 KEY = "close:orga_1:GET /scheduling_link/"
 

@@ -1,7 +1,7 @@
 """The pure reconcile: desired links and Close's links in, actions out."""
 
-from worker.links import DesiredLink
-from worker.reconcile import Desired, normalize_url, plan, plan_one
+from worker.sync.links import DesiredLink
+from worker.sync.reconcile import Desired, normalize_url, plan, plan_one
 
 USER = "user_A"
 OURS = "oa2client_ours"

@@ -12,9 +12,10 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from tests.conftest import add_account
-from worker import runtime, triggers
+from worker import runtime
 from worker.locks import RenewingLock
-from worker.models import Account, utcnow
+from worker.storage.models import Account, utcnow
+from worker.sync import triggers
 from worker.tasks.reconcile import resync_sweep
 
 RECONCILE = "worker.tasks.reconcile.reconcile_account"
@@ -65,7 +66,7 @@ def test_a_trigger_while_a_run_holds_the_lock_is_coalesced_and_runs_once_more(
 
 
 def test_a_rate_limited_run_keeps_its_trigger_due_after_the_reset(db_real_redis, enqueued):
-    from worker.errors import RateLimited
+    from worker.providers.errors import RateLimited
 
     account = add_account()
     triggers.request_full_sync(account)

@@ -9,8 +9,9 @@ import responses as responses_lib
 from sqlalchemy import select, update
 
 from tests.conftest import CALENDLY_AUTH
-from worker import migrate, runtime
-from worker.models import Connection, utcnow
+from worker import runtime
+from worker.storage import migrate
+from worker.storage.models import Connection, utcnow
 
 CALENDLY_TOKEN = f"{CALENDLY_AUTH}/oauth/token"
 CALENDLY_INTROSPECT = f"{CALENDLY_AUTH}/oauth/introspect"

@@ -19,12 +19,12 @@ from tests.tokens.conftest import (
     stored,
 )
 from tests.web.flows import form
-from worker.accounts import store_connection
-from worker.clients import calendly_client, savvycal_client
-from worker.errors import RateLimited, Unauthorized, UnknownOutcome
-from worker.models import Connection
+from worker.auth.accounts import store_connection
+from worker.auth.tokens import MAX_TOKEN_CALLS_PER_MINUTE, NeedsReauth, refresh_connection
+from worker.providers.clients import calendly_client, savvycal_client
+from worker.providers.errors import RateLimited, Unauthorized, UnknownOutcome
+from worker.storage.models import Connection
 from worker.tasks.refresh import refresh_sweep, refresh_token_of
-from worker.tokens import MAX_TOKEN_CALLS_PER_MINUTE, NeedsReauth, refresh_connection
 
 NEW_PAIR = {"access_token": "at-NEW", "refresh_token": "rt-NEW", "expires_in": 7200}
 

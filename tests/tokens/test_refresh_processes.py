@@ -14,8 +14,8 @@ from tests.tokens.conftest import connection_id, expire_in, stored
 from tests.tokens.fake_token_server import FakeTokenServer
 from tests.tokens.refresh_child import refresh_when_told
 from worker import runtime
+from worker.auth.tokens import refresh_connection
 from worker.tasks.refresh import refresh_token_of
-from worker.tokens import refresh_connection
 
 PROCESSES = 20
 
@@ -24,7 +24,7 @@ def worker_processes():
     """A process context whose children start from a clean, single-threaded parent with the
     heavy imports done once (each child still configures its own runtime)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["worker.tasks.refresh", "worker.tokens", "sqlalchemy"])
+    context.set_forkserver_preload(["worker.tasks.refresh", "worker.auth.tokens", "sqlalchemy"])
     return context
 
 

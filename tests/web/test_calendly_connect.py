@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tests.conftest import add_account
 from tests.web.flows import CALENDLY_TOKEN_URL, form, sign_in_as, start
 from worker import runtime
-from worker.models import Connection
+from worker.storage.models import Connection
 
 CALENDLY_ME = "https://api.calendly.test/users/me"
 OWNER = "https://api.calendly.test/users/U-NEW"

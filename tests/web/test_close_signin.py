@@ -19,7 +19,7 @@ from tests.web.flows import (
     start,
 )
 from worker import runtime
-from worker.models import Account, Connection
+from worker.storage.models import Account, Connection
 
 
 def account_count() -> int:

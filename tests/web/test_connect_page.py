@@ -11,7 +11,7 @@ from sqlalchemy import select
 from tests.conftest import add_account
 from tests.web.flows import sign_in_as
 from worker import runtime
-from worker.models import Connection, LinkMapping, SyncRun
+from worker.storage.models import Connection, LinkMapping, SyncRun
 
 
 def set_connection(account_id: int, provider: str, **values) -> None:

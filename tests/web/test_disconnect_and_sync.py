@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from tests.web.flows import csrf, sign_in_as
 from worker import runtime
-from worker.models import Account, Connection
+from worker.storage.models import Account, Connection
 
 
 def connection(provider: str) -> Connection:

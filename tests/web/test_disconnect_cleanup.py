@@ -11,9 +11,9 @@ from sqlalchemy import select
 from tests.conftest import CALENDLY_API, CALENDLY_AUTH, CLOSE_API
 from tests.web.flows import form
 from worker import runtime
-from worker.accounts import mark_disconnected, store_connection
-from worker.errors import Unavailable
-from worker.models import Connection, LinkMapping, WebhookSubscription
+from worker.auth.accounts import mark_disconnected, store_connection
+from worker.providers.errors import Unavailable
+from worker.storage.models import Connection, LinkMapping, WebhookSubscription
 from worker.tasks.disconnect import disconnect_connection
 
 LINKS_URL = f"{CLOSE_API}/scheduling_link/"
@@ -212,14 +212,14 @@ def test_a_subscription_whose_create_answer_was_lost_is_found_by_its_url_and_del
 
 
 def test_clean_up_waits_for_a_subscription_being_created(calendly_disconnected, mocked):
-    from worker import subscriptions
+    from worker.calendly import subscriptions
 
     held = subscriptions.subscription_lock(calendly_disconnected.connection_id)
     assert held.acquire()
     try:
         subscriptions.LOCK_TTL, saved = 0.2, subscriptions.LOCK_TTL
         with pytest.raises(Unavailable):
-            from worker.disconnect import clean_up
+            from worker.auth.disconnect import clean_up
 
             clean_up(calendly_disconnected.connection_id, calendly_disconnected.connect_count)
     finally:

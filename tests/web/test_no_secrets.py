@@ -22,7 +22,7 @@ from tests.web.flows import (
     start,
 )
 from worker import runtime
-from worker.models import Connection, utcnow
+from worker.storage.models import Connection, utcnow
 from worker.tasks.disconnect import disconnect_connection
 from worker.tasks.refresh import refresh_token_of
 

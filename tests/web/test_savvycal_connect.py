@@ -8,7 +8,7 @@ from sqlalchemy import select
 from tests.conftest import SAVVYCAL_API, add_account
 from tests.web.flows import SAVVYCAL_TOKEN_URL, csrf, form, sign_in_as, start
 from worker import runtime
-from worker.models import Connection
+from worker.storage.models import Connection
 
 SAVVYCAL_ME = f"{SAVVYCAL_API}/me"
 ME = {"id": "user_sc_NEW", "email": "rep@savvy.example", "display_name": "Rep"}

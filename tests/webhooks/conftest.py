@@ -15,8 +15,8 @@ import responses
 
 from tests.conftest import CALENDLY_API
 from worker import runtime
-from worker.models import Connection, WebhookSubscription
-from worker.signatures import sign
+from worker.calendly.signatures import sign
+from worker.storage.models import Connection, WebhookSubscription
 
 SUB_KEY = "subscription-signing-key"
 APP_KEY = "calendly-app-signing-key"  # tests/conftest.py make_settings

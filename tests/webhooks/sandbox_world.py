@@ -19,7 +19,7 @@ from celery import Celery
 from tests.conftest import TEST_KEY
 from worker import runtime
 from worker.config import Settings
-from worker.models import Account, Connection, utcnow
+from worker.storage.models import Account, Connection, utcnow
 
 REDIRECT = "http://localhost:5000/oauth/{provider}/callback"
 

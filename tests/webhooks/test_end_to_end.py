@@ -10,7 +10,7 @@ from tests.conftest import free_port
 from tests.processes import Stack, wait_for
 from tests.webhooks import sandbox_world as sw
 from worker import runtime
-from worker.models import Connection, WebhookSubscription
+from worker.storage.models import Connection, WebhookSubscription
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -64,7 +64,7 @@ def test_an_event_type_renamed_in_calendly_is_renamed_in_close_within_seconds(st
         assert remote["callback_url"] == f"{public_url}/webhooks/calendly/{hook.hook_id}"
         assert remote["signing_key"] == hook.signing_key
 
-        from worker.triggers import record
+        from worker.sync.triggers import record
 
         record([rep.account_id])
         sw.send_task(stack.redis_url, "worker.tasks.reconcile.reconcile_account", rep.account_id)

@@ -19,8 +19,8 @@ from tests.webhooks.conftest import (
     signed_headers,
 )
 from worker import runtime
-from worker.models import Account, Connection, SyncRun, WebhookSubscription
-from worker.signatures import sign
+from worker.calendly.signatures import sign
+from worker.storage.models import Account, Connection, SyncRun, WebhookSubscription
 
 TARGETED = "worker.tasks.reconcile.sync_calendly_event_type"
 MIB = 1024 * 1024

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worker.signatures import (
+from worker.calendly.signatures import (
     TOLERANCE_SECONDS,
     Verdict,
     check,

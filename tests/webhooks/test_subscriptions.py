@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from tests.conftest import CALENDLY_API, add_account
 from tests.webhooks.conftest import add_subscription, calendly_connection_id
-from worker import runtime, subscriptions
-from worker.models import Account, Connection, WebhookSubscription
+from worker import runtime
+from worker.calendly import subscriptions
+from worker.storage.models import Account, Connection, WebhookSubscription
 from worker.tasks.webhooks import check_subscriptions, ensure_subscription
 
 HOOKS_URL = "http://localhost:5000/webhooks/calendly/"
@@ -164,7 +165,7 @@ def test_a_subscription_that_disappeared_at_calendly_is_re_created(
 def test_if_the_re_creation_fails_the_old_one_stays_and_the_state_says_disabled(
     conn_id, calendly_hooks, enqueued, monkeypatch
 ):
-    from worker.errors import Unavailable
+    from worker.providers.errors import Unavailable
 
     ensure_subscription.run(conn_id)
     (old,) = calendly_hooks.subs.values()
@@ -298,9 +299,9 @@ def test_the_hourly_check_looks_after_every_active_calendly_connection(db, enque
 def test_disconnect_deletes_every_subscription_row_and_its_calendly_hook(
     account, conn_id, calendly_hooks
 ):
-    from worker.accounts import mark_disconnected
-    from worker.disconnect import delete_webhooks
-    from worker.models import DISCONNECTED
+    from worker.auth.accounts import mark_disconnected
+    from worker.auth.disconnect import delete_webhooks
+    from worker.storage.models import DISCONNECTED
 
     ensure_subscription.run(conn_id)
     add_subscription(conn_id, state="pending")  # one whose create never got an answer

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
-from worker.errors import BadResponse
+from worker.providers.errors import BadResponse
 
 
 class _Lenient(Schema):

@@ -6,9 +6,9 @@ import logging
 
 from celery import shared_task
 
-from worker.disconnect import Superseded, clean_up
-from worker.errors import ProviderError, RateLimited
-from worker.tokens import NeedsReauth
+from worker.auth.disconnect import Superseded, clean_up
+from worker.auth.tokens import NeedsReauth
+from worker.providers.errors import ProviderError, RateLimited
 
 log = logging.getLogger(__name__)
 

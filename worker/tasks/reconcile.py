@@ -7,10 +7,12 @@ import logging
 from celery import shared_task
 from sqlalchemy import select
 
-from worker import runtime, sync, triggers
-from worker.errors import ProviderError, RateLimited
-from worker.models import ACTIVE, Account, Connection, utcnow
-from worker.tokens import NeedsReauth
+from worker import runtime
+from worker.auth.tokens import NeedsReauth
+from worker.providers.errors import ProviderError, RateLimited
+from worker.storage.models import ACTIVE, Account, Connection, utcnow
+from worker.sync import runs as sync
+from worker.sync import triggers
 
 log = logging.getLogger(__name__)
 

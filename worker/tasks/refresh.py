@@ -9,10 +9,10 @@ from celery import shared_task
 from sqlalchemy import select
 
 from worker import runtime
-from worker.errors import RateLimited, Unavailable, UnknownOutcome
-from worker.models import ACTIVE, Connection, utcnow
+from worker.auth.tokens import NeedsReauth, refresh_connection
+from worker.providers.errors import RateLimited, Unavailable, UnknownOutcome
 from worker.schedule import REFRESH_SWEEP_SECONDS
-from worker.tokens import NeedsReauth, refresh_connection
+from worker.storage.models import ACTIVE, Connection, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ import uuid
 import redis
 from celery import shared_task
 
-from worker import subscriptions
-from worker.errors import Forbidden, ProviderError, RateLimited
-from worker.tokens import NeedsReauth
+from worker.auth.tokens import NeedsReauth
+from worker.calendly import subscriptions
+from worker.providers.errors import Forbidden, ProviderError, RateLimited
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ import redis
 from sqlalchemy import select, update
 
 from worker import runtime
-from worker.errors import RateLimited
 from worker.locks import RenewingLock
-from worker.models import Account, utcnow
+from worker.providers.errors import RateLimited
+from worker.storage.models import Account, utcnow
 
 log = logging.getLogger(__name__)
 

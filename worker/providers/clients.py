@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from worker import runtime
-from worker.pacing import RedisPacer
-from worker.providers.calendly import CalendlyClient
-from worker.providers.close import CloseClient
-from worker.providers.savvycal import SavvyCalClient
-from worker.tokens import StoredToken
+from worker.auth.tokens import StoredToken
+from worker.providers.calendly.client import CalendlyClient
+from worker.providers.close.client import CloseClient
+from worker.providers.pacing import RedisPacer
+from worker.providers.savvycal.client import SavvyCalClient
 
 
 def _common(owner: str, connection_id: int) -> dict:

@@ -19,9 +19,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Integer, Text, column, select, table, update
 from sqlalchemy.engine import Engine
 
-from worker.crypto import SecretBox
+from worker.auth.crypto import SecretBox
 
-# (table, encrypted columns) — every Encrypted column in worker/models.py.
+# (table, encrypted columns) — every Encrypted column in worker/storage/models.py.
 SECRET_COLUMNS: dict[str, tuple[str, ...]] = {
     "connections": ("access_token", "refresh_token"),
     "webhook_subscriptions": ("signing_key",),

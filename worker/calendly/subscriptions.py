@@ -23,12 +23,13 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select, update
 
-from worker import runtime, triggers
-from worker.clients import calendly_client
-from worker.errors import Conflict, Forbidden, NotFound
+from worker import runtime
 from worker.locks import RenewingLock
-from worker.models import ACTIVE, Connection, WebhookSubscription, utcnow
-from worker.providers.calendly import CalendlyClient, uuid_of
+from worker.providers.calendly.client import CalendlyClient, uuid_of
+from worker.providers.clients import calendly_client
+from worker.providers.errors import Conflict, Forbidden, NotFound
+from worker.storage.models import ACTIVE, Connection, WebhookSubscription, utcnow
+from worker.sync import triggers
 
 log = logging.getLogger(__name__)
 

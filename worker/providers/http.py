@@ -24,7 +24,7 @@ from requests.exceptions import (
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from urllib3.exceptions import NewConnectionError
 
-from worker.errors import (
+from worker.providers.errors import (
     BadResponse,
     Conflict,
     Forbidden,

@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
-from worker import logs, oauth, runtime
-from worker.errors import GrantRevoked, RateLimited, Unavailable, UnknownOutcome
+from worker import logs, runtime
 from worker.locks import RenewingLock
-from worker.models import ACTIVE, DISCONNECTED, NEEDS_REAUTH, Connection, utcnow
+from worker.providers import oauth
+from worker.providers.errors import GrantRevoked, RateLimited, Unavailable, UnknownOutcome
+from worker.storage.models import ACTIVE, DISCONNECTED, NEEDS_REAUTH, Connection, utcnow
 
 # A disconnected connection keeps its tokens until its clean-up (webhook deletion, revoke) ran.
 USABLE_STATES = (ACTIVE, DISCONNECTED)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.errors import BadResponse
-from worker.http import HttpClient, next_cursor
+from worker.providers.errors import BadResponse
+from worker.providers.http import HttpClient, next_cursor
 from worker.providers.schemas import SavvyCalLinkSchema, SavvyCalUserSchema, load, load_many
 
 PAGE_SIZE = 100

@@ -11,11 +11,14 @@ import logging
 
 from sqlalchemy import delete, select, update
 
-from worker import logs, oauth, runtime, subscriptions
-from worker.clients import calendly_client, close_client
-from worker.errors import NotFound, Unauthorized, Unavailable
-from worker.links import provider_of
-from worker.models import (
+from worker import logs, runtime
+from worker.auth.tokens import NeedsReauth
+from worker.calendly import subscriptions
+from worker.providers import oauth
+from worker.providers.calendly.client import uuid_of
+from worker.providers.clients import calendly_client, close_client
+from worker.providers.errors import NotFound, Unauthorized, Unavailable
+from worker.storage.models import (
     ACTIVE,
     DISCONNECTED,
     Account,
@@ -23,9 +26,8 @@ from worker.models import (
     LinkMapping,
     utcnow,
 )
-from worker.providers.calendly import uuid_of
-from worker.reconcile import is_ours
-from worker.tokens import NeedsReauth
+from worker.sync.links import provider_of
+from worker.sync.reconcile import is_ours
 
 log = logging.getLogger(__name__)
 

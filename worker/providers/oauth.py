@@ -24,7 +24,7 @@ from requests.exceptions import Timeout
 from requests_oauthlib import OAuth2Session
 
 from worker.config import Settings
-from worker.errors import (
+from worker.providers.errors import (
     BadResponse,
     GrantRevoked,
     ProviderError,
@@ -32,8 +32,8 @@ from worker.errors import (
     Unavailable,
     UnknownOutcome,
 )
-from worker.http import TRANSPORT_FAILURES, bounded_wait, header_number, was_sent
-from worker.models import utcnow
+from worker.providers.http import TRANSPORT_FAILURES, bounded_wait, header_number, was_sent
+from worker.storage.models import utcnow
 
 # Providers may answer a scope other than the one asked; that is not an error for us.
 os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")

@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import requests
 
-from worker.errors import BadResponse, NotFound
-from worker.http import HttpClient, json_object
+from worker.providers.errors import BadResponse, NotFound
+from worker.providers.http import HttpClient, json_object
 from worker.providers.schemas import CloseLinkSchema, load, load_many
 
 PAGE_SIZE = 100

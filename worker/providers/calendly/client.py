@@ -6,8 +6,8 @@ from typing import Any
 
 import requests
 
-from worker.errors import BadResponse, NotFound
-from worker.http import HttpClient, header_number, json_object, next_cursor
+from worker.providers.errors import BadResponse, NotFound
+from worker.providers.http import HttpClient, header_number, json_object, next_cursor
 from worker.providers.schemas import (
     CalendlyEventTypeSchema,
     CalendlyUserSchema,

@@ -26,7 +26,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def revision(engine: Engine, message: str) -> None:
-    """Autogenerate a migration (a development aid: `python -m worker.migrate "message"`)."""
+    """Autogenerate a migration (development aid: `python -m worker.storage.migrate "message"`)."""
     with engine.begin() as connection:
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = connection

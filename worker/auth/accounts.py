@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from worker import runtime
-from worker.models import ACTIVE, DISCONNECTED, Account, Connection, utcnow
-from worker.oauth import TokenGrant
+from worker.providers.oauth import TokenGrant
+from worker.storage.models import ACTIVE, DISCONNECTED, Account, Connection, utcnow
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from worker.providers.calendly import uuid_of
+from worker.providers.calendly.client import uuid_of
 
 CALENDLY_POOLING_TYPES = {
     "round_robin": "Calendly · Round Robin",

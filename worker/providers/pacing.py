@@ -27,7 +27,7 @@ import time
 
 import redis
 
-from worker.errors import RateLimited
+from worker.providers.errors import RateLimited
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.models import PROVIDERS, Account, LinkMapping, SyncRun
+from worker.storage.models import PROVIDERS, Account, LinkMapping, SyncRun
 
 
 def iso(value: datetime | None) -> str | None:

@@ -16,17 +16,10 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from worker import logs, runtime
-from worker.clients import calendly_client, close_client, savvycal_client
-from worker.errors import NotFound, ProviderError, RateLimited
-from worker.links import (
-    DesiredLink,
-    Selection,
-    add_calendly,
-    calendly_selection,
-    savvycal_selection,
-)
-from worker.links import source_id as make_source_id
-from worker.models import (
+from worker.auth.tokens import NeedsReauth
+from worker.providers.clients import calendly_client, close_client, savvycal_client
+from worker.providers.errors import NotFound, ProviderError, RateLimited
+from worker.storage.models import (
     ACTIVE,
     NEEDS_REAUTH,
     PROVIDERS,
@@ -35,8 +28,15 @@ from worker.models import (
     SyncRun,
     utcnow,
 )
-from worker.reconcile import Desired, Plan, plan, plan_one
-from worker.tokens import NeedsReauth
+from worker.sync.links import (
+    DesiredLink,
+    Selection,
+    add_calendly,
+    calendly_selection,
+    savvycal_selection,
+)
+from worker.sync.links import source_id as make_source_id
+from worker.sync.reconcile import Desired, Plan, plan, plan_one
 
 log = logging.getLogger(__name__)
 

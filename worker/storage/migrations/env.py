@@ -1,8 +1,9 @@
-"""Alembic environment: the URL and connection come from `worker.migrate`, not an alembic.ini."""
+"""Alembic environment: the URL and connection come from `worker.storage.migrate`, not an
+alembic.ini."""
 
 from alembic import context
 
-from worker.models import Base
+from worker.storage.models import Base
 
 config = context.config
 connection = config.attributes.get("connection")

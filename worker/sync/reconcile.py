@@ -1,6 +1,6 @@
 """The reconcile as a pure function: what Close should hold and what it holds in, actions out.
 
-No HTTP and no database here; `worker.sync` fetches the inputs and applies the plan. The rules
+No HTTP and no database here; `worker.sync.runs` fetches the inputs and applies the plan. The rules
 are CONTRACT §4: only our links are ever changed, a link is written only when a field differs
 after normalizing, a provider that failed loses nothing, Close's own Calendly links win.
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from worker.links import DesiredLink, provider_of
+from worker.sync.links import DesiredLink, provider_of
 
 COMPARED_FIELDS = ("name", "url", "description", "duration_in_minutes", "source_type")
 

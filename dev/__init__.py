@@ -1,0 +1,1 @@
+"""Development tools: `make run`'s launcher."""

@@ -1,0 +1,1 @@
+"""Calendly: its API client."""

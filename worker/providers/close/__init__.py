@@ -1,0 +1,1 @@
+"""Close: its API client."""

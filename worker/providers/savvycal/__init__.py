@@ -1,0 +1,1 @@
+"""SavvyCal: its API client."""

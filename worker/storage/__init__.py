@@ -1,0 +1,1 @@
+"""Durable state: the models, the Alembic migrations and the command that applies them."""
