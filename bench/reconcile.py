@@ -27,7 +27,7 @@ from worker import runtime  # noqa: E402
 from worker.config import Settings  # noqa: E402
 from worker.storage import migrate  # noqa: E402
 from worker.storage.models import Account, Connection, utcnow  # noqa: E402
-from worker.sync.runs import full_sync  # noqa: E402
+from worker.sync.full import full_sync  # noqa: E402
 
 PAGE = 100
 

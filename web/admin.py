@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, selectinload
 from web.errors import json_error
 from web.status import account_json, iso, links_json
 from worker import runtime
-from worker.storage.models import ACTIVE, PROVIDERS, Account, Connection, utcnow
+from worker.providers import registry
+from worker.storage.models import ACTIVE, Account, Connection, utcnow
 from worker.sync import triggers
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -63,7 +64,7 @@ def syncable_accounts(session: Session) -> list[tuple[int, str]]:
             ),
             exists().where(
                 provider.c.account_id == Account.id,
-                provider.c.provider.in_(PROVIDERS),
+                provider.c.provider.in_(registry.scheduling_names()),
                 provider.c.state == ACTIVE,
             ),
         )

@@ -15,7 +15,8 @@ from web.admin import ResyncRequest, UnknownAccount, queue_resync
 from web.status import account_json, last_full_sync
 from worker import runtime
 from worker.auth.rotation import rotate_secrets
-from worker.storage.models import ACTIVE, PROVIDERS, Account, SyncRun
+from worker.providers import registry
+from worker.storage.models import ACTIVE, Account, SyncRun
 
 POLL_SECONDS = 0.5
 COUNTS = ("created", "updated", "deleted", "unchanged", "failed")
@@ -137,7 +138,7 @@ def accounts() -> None:
                 .order_by(Account.close_user_id)
             )
         ]
-    header = ["close user id", "email", "state", *PROVIDERS, "last sync", "at"]
+    header = ["close user id", "email", "state", *registry.scheduling_names(), "last sync", "at"]
     table = [header] + [account_row(a) for a in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
@@ -151,11 +152,11 @@ def accounts() -> None:
 def account_row(account: dict) -> list[str]:
     by_provider = {c["provider"]: c for c in account["connections"]}
     providers = []
-    for provider in PROVIDERS:
-        conn = by_provider.get(provider)
+    for spec in registry.SCHEDULING:
+        conn = by_provider.get(spec.name)
         if conn is None:
             providers.append("-")
-        elif provider == "calendly":
+        elif spec.has_link_webhooks:
             providers.append(f"{conn['state']} (webhook {conn['webhook']})")
         else:
             providers.append(conn["state"])

@@ -7,32 +7,27 @@ identity look-up, or the personal-token check); everything after that is enqueue
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
-import redis
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 
 from web import flow_failures, oauth_state
 from web.pages import connect_page
-from web.provider_identity import calendly_identity, savvycal_identity
 from web.signin import sign_in_required, signed_in_account_id
+from worker import queue
 from worker.auth.accounts import Connected, mark_disconnected, store_connection
-from worker.celery_app import celery_app
 from worker.config import Settings
+from worker.providers import registry
 from worker.providers.errors import Forbidden, Unauthorized
-from worker.providers.oauth import authorization_url, exchange_code, oauth_provider
-from worker.storage.models import PROVIDERS
+from worker.providers.oauth import authorization_url, exchange_code
+from worker.providers.savvycal import NAME as SAVVYCAL
 from worker.sync.triggers import request_full_sync
-from worker.tasks.disconnect import disconnect_connection
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("connections", __name__)
 flow_failures.register(bp)
 
-# Enqueued by name: the web process need not import the webhook machinery to ask for it.
-ENSURE_SUBSCRIPTION = "worker.tasks.webhooks.ensure_subscription"
-OAUTH_PROVIDERS = "any(calendly, savvycal)"
+OAUTH_PROVIDERS = f"any({', '.join(registry.scheduling_names())})"
 PERSONAL_TOKEN_MAX_LENGTH = 512
 
 
@@ -42,7 +37,7 @@ def settings() -> Settings:
 
 def require_offered(provider: str) -> None:
     if not settings().provider_configured(provider):
-        name = flow_failures.display_name(provider)
+        name = registry.display_name(provider)
         abort(404, f"{name} is not offered on this schedsync.")
 
 
@@ -53,40 +48,24 @@ def current_account_id() -> int:
     return account_id
 
 
-def enqueue(send: Callable[[], object], what: str) -> bool:
-    """Hand a message to the broker; False (logged) when the broker cannot take it."""
-    try:
-        send()
-    except Exception as exc:
-        broker_failure = isinstance(exc, redis.RedisError | OSError) or type(
-            exc
-        ).__module__.startswith(("kombu", "celery", "redis", "amqp"))
-        if not broker_failure:
-            raise
-        log.warning("could not enqueue %s: %s", what, type(exc).__name__)
-        return False
-    return True
-
-
 def after_connect(provider: str, connected: Connected) -> None:
-    name = flow_failures.display_name(provider)
-    if provider == "calendly":
-        connection_id = connected.connection_id
-        enqueue(
-            lambda: celery_app.send_task(ENSURE_SUBSCRIPTION, args=[connection_id]),
-            f"webhook subscription of connection {connection_id}",
-        )
+    spec = registry.spec(provider)
+    if spec.has_link_webhooks:
+        queue.try_send(queue.ENSURE_SUBSCRIPTION, connected.connection_id)
     if request_full_sync(connected.account_id):
-        flash(f"{name} connected. Your links are syncing now.", "ok")
+        flash(f"{spec.display_name} connected. Your links are syncing now.", "ok")
     else:
-        flash(f"{name} connected. The first sync is queued and will start shortly.", "ok")
+        flash(
+            f"{spec.display_name} connected. The first sync is queued and will start shortly.",
+            "ok",
+        )
 
 
 @bp.get(f"/oauth/<{OAUTH_PROVIDERS}:provider>/start")
 @sign_in_required
 def start(provider: str):
     require_offered(provider)
-    oauth = oauth_provider(settings(), provider)
+    oauth = registry.oauth_provider(settings(), provider)
     state, challenge = oauth_state.begin(provider, pkce=oauth.pkce)
     return redirect(authorization_url(oauth, settings().redirect_uri(provider), state, challenge))
 
@@ -95,14 +74,11 @@ def start(provider: str):
 def callback(provider: str):
     pending, code = oauth_state.take_callback(provider)
     account_id = current_account_id()
-    oauth = oauth_provider(settings(), provider)
+    oauth = registry.oauth_provider(settings(), provider)
     grant = exchange_code(
         oauth, code, settings().redirect_uri(provider), code_verifier=pending.code_verifier
     )
-    if provider == "calendly":
-        identity = calendly_identity(grant)
-    else:
-        identity = savvycal_identity(grant.access_token)
+    identity = registry.spec(provider).identity(grant.access_token, grant.extra)
     connected = store_connection(
         account_id,
         provider,
@@ -118,13 +94,13 @@ def callback(provider: str):
 @bp.post("/connections/savvycal/token")
 @sign_in_required
 def savvycal_token():
-    require_offered("savvycal")
+    require_offered(SAVVYCAL)
     account_id = current_account_id()
     token = request.form.get("token", "").strip()
     if not token or len(token) > PERSONAL_TOKEN_MAX_LENGTH:
         return connect_page(account_id, token_error="Paste a SavvyCal personal access token."), 400
     try:
-        identity = savvycal_identity(token)
+        identity = registry.spec(SAVVYCAL).identity(token, {})
     except (Unauthorized, Forbidden):
         message = (
             "SavvyCal did not accept that token. Copy the private key of a personal access "
@@ -133,29 +109,26 @@ def savvycal_token():
         return connect_page(account_id, token_error=message), 400
     connected = store_connection(
         account_id,
-        "savvycal",
+        SAVVYCAL,
         personal_token=token,
         external_user_id=identity.user_id,
         external_email=identity.email,
     )
-    after_connect("savvycal", connected)
+    after_connect(SAVVYCAL, connected)
     return redirect(url_for("pages.index"), 303)
 
 
 @bp.post("/connections/<provider>/disconnect")
 @sign_in_required
 def disconnect(provider: str):
-    if provider not in PROVIDERS:
+    if not registry.is_scheduling(provider):
         abort(404, "Only Calendly and SavvyCal can be disconnected here.")
-    name = flow_failures.display_name(provider)
+    name = registry.display_name(provider)
     marked = mark_disconnected(current_account_id(), provider)
     if marked is None:
         flash(f"{name} was not connected.", "info")
         return redirect(url_for("pages.index"), 303)
-    queued = enqueue(
-        lambda: disconnect_connection.delay(marked.connection_id, marked.connect_count),
-        f"clean-up of connection {marked.connection_id}",
-    )
+    queued = queue.try_send(queue.DISCONNECT, marked.connection_id, marked.connect_count)
     if queued:
         flash(f"{name} disconnected. Its links are being removed from Close.", "ok")
     else:

@@ -10,6 +10,7 @@ from flask import Blueprint
 
 from web.errors import page_error
 from web.oauth_state import BadState, ConsentRefused
+from worker.providers import registry
 from worker.providers.errors import (
     BadResponse,
     GrantRevoked,
@@ -20,12 +21,6 @@ from worker.providers.errors import (
 )
 
 log = logging.getLogger(__name__)
-
-NAMES = {"close": "Close", "calendly": "Calendly", "savvycal": "SavvyCal"}
-
-
-def display_name(provider: str) -> str:
-    return NAMES.get(provider, provider or "The provider")
 
 
 def bad_state(exc: BadState):
@@ -39,7 +34,7 @@ def bad_state(exc: BadState):
 
 
 def consent_refused(exc: ConsentRefused):
-    name = display_name(exc.provider)
+    name = registry.display_name(exc.provider)
     log.info("%s authorization not granted: %s", exc.provider, exc.error)
     if exc.error == "access_denied":
         return page_error(
@@ -57,7 +52,7 @@ def consent_refused(exc: ConsentRefused):
 
 
 def provider_failure(exc: ProviderError):
-    name = display_name(exc.provider)
+    name = registry.display_name(exc.provider)
     log.warning("%s connect failed: %s: %s", exc.provider, type(exc).__name__, exc)
     if isinstance(exc, GrantRevoked | Unauthorized):
         return page_error(

@@ -10,15 +10,14 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, session
 from sqlalchemy import select
 
-from web.flow_failures import display_name
 from web.signin import signed_in_account_id
 from web.status import last_full_sync, sync_json
 from worker import runtime
+from worker.providers import registry
 from worker.storage.models import (
     ACTIVE,
     DISCONNECTED,
     NEEDS_REAUTH,
-    PROVIDERS,
     Account,
     Connection,
     LinkMapping,
@@ -55,11 +54,12 @@ def human_time(value: datetime | None) -> str | None:
 
 
 def card_for(provider: str, conn: Connection | None, mappings: list[LinkMapping]) -> ProviderCard:
-    card = ProviderCard(provider, display_name(provider), conn.state if conn else "none")
+    spec = registry.spec(provider)
+    card = ProviderCard(provider, spec.display_name, conn.state if conn else "none")
     if conn is not None:
         card.auth_kind = conn.auth_kind
         card.who = conn.external_email
-        card.webhook_state = conn.webhook_state if provider == "calendly" else None
+        card.webhook_state = conn.webhook_state if spec.has_link_webhooks else None
     card.links = [
         {
             "name": m.name,
@@ -101,9 +101,9 @@ def connect_page(account_id: int, *, token_error: str | None = None) -> str:
         }
         close = account.connection("close")
         cards = [
-            card_for(p, account.connection(p), mappings)
-            for p in PROVIDERS
-            if settings.provider_configured(p)
+            card_for(spec.name, account.connection(spec.name), mappings)
+            for spec in registry.SCHEDULING
+            if spec.configured(settings)
         ]
         email, close_user_id = account.email, account.close_user_id
     warnings = list(last_sync["warnings"]) if last_sync else []

@@ -14,12 +14,12 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, sessi
 from sqlalchemy import select
 
 from web import flow_failures, oauth_state
-from web.provider_identity import close_identity
 from worker import runtime
 from worker.auth.accounts import store_close_account
 from worker.config import Settings
-from worker.providers.oauth import authorization_url, exchange_code, oauth_provider
-from worker.storage.models import ACTIVE, PROVIDERS, Connection
+from worker.providers import registry
+from worker.providers.oauth import authorization_url, exchange_code
+from worker.storage.models import ACTIVE, Connection
 from worker.sync.triggers import request_full_sync
 
 bp = Blueprint("signin", __name__)
@@ -56,7 +56,7 @@ def has_active_provider(account_id: int) -> bool:
             db.scalars(
                 select(Connection.id).where(
                     Connection.account_id == account_id,
-                    Connection.provider.in_(PROVIDERS),
+                    Connection.provider.in_(registry.scheduling_names()),
                     Connection.state == ACTIVE,
                 )
             ).first()
@@ -69,16 +69,16 @@ def close_start():
     if not settings().provider_configured("close"):
         abort(404, "Signing in with Close is not set up on this schedsync (CLOSE_CLIENT_ID).")
     state, _ = oauth_state.begin("close")
-    provider = oauth_provider(settings(), "close")
+    provider = registry.oauth_provider(settings(), registry.CLOSE.name)
     return redirect(authorization_url(provider, settings().redirect_uri("close"), state))
 
 
 @bp.get("/oauth/close/callback")
 def close_callback():
     _, code = oauth_state.take_callback("close")
-    provider = oauth_provider(settings(), "close")
+    provider = registry.oauth_provider(settings(), registry.CLOSE.name)
     grant = exchange_code(provider, code, settings().redirect_uri("close"))
-    identity = close_identity(grant)
+    identity = registry.CLOSE.identity(grant.access_token, grant.extra)
     connected = store_close_account(
         close_user_id=identity.user_id,
         organization_id=identity.organization_id,

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.storage.models import PROVIDERS, Account, LinkMapping, SyncRun
+from worker.providers import registry
+from worker.storage.models import Account, LinkMapping, SyncRun
 
 
 def iso(value: datetime | None) -> str | None:
@@ -56,10 +57,12 @@ def account_json(session: Session, account: Account) -> dict[str, Any]:
                 "provider": c.provider,
                 "state": c.state,
                 "token_expires_at": iso(c.token_expires_at),
-                "webhook": c.webhook_state if c.provider == "calendly" else "none",
+                "webhook": (
+                    c.webhook_state if registry.spec(c.provider).has_link_webhooks else "none"
+                ),
             }
             for c in account.connections
-            if c.provider in PROVIDERS
+            if registry.is_scheduling(c.provider)
         ],
         "last_sync": sync_json(last_full_sync(session, account.id)),
     }

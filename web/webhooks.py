@@ -5,7 +5,7 @@ type (415), hook (404), signature (401), JSON (400), Redis (503). A rejected req
 nothing and enqueues nothing, and no provider is called here: the worker re-reads the event type.
 
 Per accepted delivery the route makes two Redis round trips: a SET NX (the dedupe mark) and one
-LPUSH of the task message (worker.tasks.webhooks.push_task). The hook (its connection, account
+LPUSH of the task message (worker/queue.py `push`). The hook (its connection, account
 and decrypted keys) is cached in-process for a few seconds, so the database is read once per
 hook rather than once per delivery.
 """
@@ -28,13 +28,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from web.errors import json_error
-from worker import runtime
+from worker import queue, runtime
 from worker.calendly import signatures
 from worker.providers.calendly.client import EVENT_TYPE_EVENTS
 from worker.storage.models import ACTIVE, Connection, WebhookSubscription
 from worker.sync import triggers
-from worker.tasks.reconcile import reconcile_account, sync_calendly_event_type
-from worker.tasks.webhooks import push_task
 
 log = logging.getLogger(__name__)
 
@@ -221,9 +219,7 @@ def accept(body: bytes, account_id: int, uuid: str | None):
 
 def enqueue(client: redis.Redis, account_id: int, uuid: str | None) -> None:
     if uuid is None:
-        # An event type changed but this payload does not say which: sync them all. If the push
-        # fails, the recorded trigger stays and the resync sweep enqueues it within a minute.
-        triggers.record([account_id])
-        push_task(client, reconcile_account.name, (account_id,))
+        # An event type changed but this payload does not say which: sync them all.
+        triggers.push_full_sync(client, account_id)
     else:
-        push_task(client, sync_calendly_event_type.name, (account_id, uuid))
+        queue.push(client, queue.SYNC_EVENT_TYPE, account_id, uuid)

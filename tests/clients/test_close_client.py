@@ -7,8 +7,10 @@ import pytest
 
 from tests.clients.recorded import recorded, sent_json
 from tests.conftest import CLOSE_API
+from worker.providers.calendly.links import add_calendly
 from worker.providers.errors import Forbidden
-from worker.sync.links import Selection, add_calendly, add_savvycal
+from worker.providers.savvycal.links import add_savvycal
+from worker.sync.links import Selection
 
 UPSERT_URL = f"{CLOSE_API}/scheduling_link/integration/"
 CONTRACT_FIELDS = {"source_id", "name", "url", "description", "duration_in_minutes", "source_type"}

@@ -12,7 +12,7 @@ import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from tests.clients.recorded import recorded, sent_form
-from worker.providers import oauth
+from worker.providers import oauth, registry
 from worker.providers.errors import (
     BadResponse,
     GrantRevoked,
@@ -34,7 +34,7 @@ PROVIDERS = ["close", "calendly", "savvycal"]
 
 
 def provider(settings, name: str) -> oauth.OAuthProvider:
-    return oauth.oauth_provider(settings, name)
+    return registry.oauth_provider(settings, name)
 
 
 def refused_connection(url: str) -> requests.exceptions.ConnectionError:

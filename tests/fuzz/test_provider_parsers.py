@@ -9,10 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from worker.providers.calendly.client import CalendlyClient
+from worker.providers.calendly.links import calendly_selection
 from worker.providers.close.client import CloseClient, parse_ratelimit
 from worker.providers.errors import ProviderError
 from worker.providers.savvycal.client import SavvyCalClient
-from worker.sync.links import calendly_selection, savvycal_selection
+from worker.providers.savvycal.links import savvycal_selection
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

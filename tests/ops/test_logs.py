@@ -51,7 +51,7 @@ def test_a_reconcile_tasks_lines_carry_account_task_id_and_outcome(world, accoun
     assert summary["account"] == "user_A"
     assert summary["outcome"] == "ok"
     assert summary["level"] == "info"
-    assert summary["logger"] == "worker.sync.runs"
+    assert summary["logger"] == "worker.sync.full"
     task_line = next(line for line in ours if line["message"].startswith("reconcile of account"))
     assert task_line["account"] == "user_A"
     assert task_line["outcome"] == "ran"

@@ -11,7 +11,7 @@ from tests.sync.fakes import OUR_CLIENT, FakeCalendly, FakeClose, FakeSavvyCal
 from worker import runtime
 from worker.providers.errors import RateLimited
 from worker.storage.models import Account, LinkMapping, SyncRun
-from worker.sync.runs import full_sync
+from worker.sync.full import full_sync
 
 USER = "user_A"
 

@@ -2,10 +2,8 @@
 
 import pytest
 
-from worker.sync.links import (
-    calendly_selection,
-    savvycal_selection,
-)
+from worker.providers.calendly.links import calendly_selection
+from worker.providers.savvycal.links import savvycal_selection
 
 USER = "user_N6Kh"
 BOOKING = "https://savvycal.com"

@@ -20,8 +20,9 @@ from tests.tokens.conftest import (
 )
 from tests.web.flows import form
 from worker.auth.accounts import store_connection
-from worker.auth.tokens import MAX_TOKEN_CALLS_PER_MINUTE, NeedsReauth, refresh_connection
-from worker.providers.clients import calendly_client, savvycal_client
+from worker.auth.connected import calendly_client, connected_client
+from worker.auth.errors import NeedsReauth
+from worker.auth.tokens import MAX_TOKEN_CALLS_PER_MINUTE, refresh_connection
 from worker.providers.errors import RateLimited, Unauthorized, UnknownOutcome
 from worker.storage.models import Connection
 from worker.tasks.refresh import refresh_sweep, refresh_token_of
@@ -253,7 +254,7 @@ def test_a_personal_token_refused_with_401_is_needs_reauth_at_once(account, mock
     mocked.get(f"{SAVVYCAL_API}/me", status=401, body="Unauthenticated")
 
     with pytest.raises(Unauthorized):
-        savvycal_client(conn_id, "u").me()
+        connected_client("savvycal", conn_id, "u").me()
 
     assert len(mocked.calls) == 1  # no token endpoint for a personal token
     assert stored(conn_id).state == "needs_reauth"

@@ -218,7 +218,7 @@ def test_clean_up_waits_for_a_subscription_being_created(calendly_disconnected, 
     assert held.acquire()
     try:
         subscriptions.LOCK_TTL, saved = 0.2, subscriptions.LOCK_TTL
-        with pytest.raises(Unavailable):
+        with pytest.raises(subscriptions.Busy):
             from worker.auth.disconnect import clean_up
 
             clean_up(calendly_disconnected.connection_id, calendly_disconnected.connect_count)

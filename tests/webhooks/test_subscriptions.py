@@ -300,7 +300,6 @@ def test_disconnect_deletes_every_subscription_row_and_its_calendly_hook(
     account, conn_id, calendly_hooks
 ):
     from worker.auth.accounts import mark_disconnected
-    from worker.auth.disconnect import delete_webhooks
     from worker.storage.models import DISCONNECTED
 
     ensure_subscription.run(conn_id)
@@ -310,6 +309,6 @@ def test_disconnect_deletes_every_subscription_row_and_its_calendly_hook(
         conn = session.get(Connection, conn_id)
         assert conn.state == DISCONNECTED
         session.expunge(conn)
-    delete_webhooks(conn)
+    subscriptions.delete_all(conn.id, conn.external_user_id, conn.external_org_id)
     assert rows(conn_id) == []
     assert calendly_hooks.subs == {}

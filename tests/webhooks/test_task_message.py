@@ -8,7 +8,7 @@ import json
 
 from celery import Celery
 
-from worker.tasks.webhooks import push_task
+from worker.queue import push
 
 TASK = "worker.tasks.reconcile.sync_calendly_event_type"
 ARGS = (7, "ETAAAAAAAAAAAAAA")
@@ -33,7 +33,7 @@ def test_the_pushed_message_is_the_one_celery_sends(real_redis, redis_server):
     finally:
         app.close()
     celerys = pop_message(real_redis)
-    push_task(real_redis, TASK, ARGS)
+    push(real_redis, TASK, *ARGS)
     ours = pop_message(real_redis)
 
     assert without(ours, {"headers", "properties"}) == without(celerys, {"headers", "properties"})
@@ -49,8 +49,8 @@ def test_the_pushed_message_is_the_one_celery_sends(real_redis, redis_server):
 
 
 def test_every_message_gets_its_own_task_id(real_redis):
-    push_task(real_redis, TASK, ARGS)
-    push_task(real_redis, TASK, ARGS)
+    push(real_redis, TASK, *ARGS)
+    push(real_redis, TASK, *ARGS)
     first, second = (json.loads(m) for m in real_redis.lrange("celery", 0, -1))
     assert first["headers"]["id"] != second["headers"]["id"]
     assert first["properties"]["delivery_tag"] != second["properties"]["delivery_tag"]

@@ -12,12 +12,10 @@ import logging
 from sqlalchemy import delete, select, update
 
 from worker import logs, runtime
-from worker.auth.tokens import NeedsReauth
+from worker.auth.connected import close_client
+from worker.auth.errors import NoCloseGrant
 from worker.calendly import subscriptions
-from worker.providers import oauth
-from worker.providers.calendly.client import uuid_of
-from worker.providers.clients import calendly_client, close_client
-from worker.providers.errors import NotFound, Unauthorized, Unavailable
+from worker.providers import oauth, registry
 from worker.storage.models import (
     ACTIVE,
     DISCONNECTED,
@@ -45,51 +43,12 @@ def _current(connection_id: int, connect_count: int) -> Connection:
         return conn
 
 
-def delete_webhooks(conn: Connection) -> None:
-    # Under the subscription lock: a subscription being created right now (the connect's
-    # ensure_subscription task, or the hourly check) finishes first and is then deleted here.
-    lock = subscriptions.subscription_lock(conn.id)
-    if not lock.acquire(blocking=True, timeout=subscriptions.LOCK_TTL):
-        raise Unavailable(f"subscription of connection {conn.id} is busy", provider="calendly")
-    try:
-        rows = subscriptions.load_rows(conn.id)
-        if not rows:
-            return
-        client = calendly_client(conn.id, conn.external_user_id)
-        try:
-            for row in rows:
-                uri = row.calendly_uri or _created_meanwhile(client, conn, row)
-                if uri:
-                    client.delete_webhook(uuid_of(uri))  # False (404) = already gone
-                subscriptions.drop_row(row.id)
-        except (NeedsReauth, Unauthorized):
-            # The grant died before its clean-up: nothing can delete the subscription at
-            # Calendly now. Once its row is gone our receiver answers its deliveries 404,
-            # and Calendly disables a subscription whose deliveries keep failing.
-            log.info("webhook of connection %s left to Calendly: grant is gone", conn.id)
-            for row in rows:
-                subscriptions.drop_row(row.id)
-    finally:
-        lock.release()
-
-
-def _created_meanwhile(client, conn: Connection, row) -> str | None:  # noqa: ANN001
-    """A pending row's create call may have gone through with its answer lost: look for it."""
-    if not conn.external_org_id or not conn.external_user_id:
-        return None
-    wanted = subscriptions.webhook_url(row.hook_id)
-    for sub in client.webhooks(organization=conn.external_org_id, user=conn.external_user_id):
-        if subscriptions.same_url(sub["callback_url"], wanted):
-            return sub["uri"]
-    return None
-
-
 def delete_links(conn: Connection) -> int:
     with runtime.session_scope() as session:
         account = session.get(Account, conn.account_id)
         close = account.connection("close")
         if close is None or close.state != ACTIVE:
-            raise NotFound("no active Close grant to delete links with", provider="close")
+            raise NoCloseGrant(f"account {conn.account_id} has no active Close grant")
         close_id, org, user_id = close.id, account.organization_id, account.close_user_id
         our_client_id = account.close_oauth_client_id
         known = set(
@@ -115,7 +74,7 @@ def delete_links(conn: Connection) -> int:
 
 
 def revoke_tokens(conn: Connection) -> None:
-    provider = oauth.oauth_provider(runtime.settings(), conn.provider)
+    provider = registry.oauth_provider(runtime.settings(), conn.provider)
     if conn.auth_kind == "oauth" and provider.revoke_url:
         for token in (conn.refresh_token, conn.access_token):
             if token:
@@ -138,8 +97,8 @@ def revoke_tokens(conn: Connection) -> None:
 def clean_up(connection_id: int, connect_count: int) -> None:
     conn = _current(connection_id, connect_count)
     logs.bind(provider=conn.provider)
-    if conn.provider == "calendly":
-        delete_webhooks(conn)
+    if registry.spec(conn.provider).has_link_webhooks:
+        subscriptions.delete_all(conn.id, conn.external_user_id, conn.external_org_id)
     deleted = delete_links(_current(connection_id, connect_count))
     revoke_tokens(_current(connection_id, connect_count))
     log.info(

@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 
 from worker import logs, runtime
+from worker.auth.errors import NeedsReauth, RefreshBusy
 from worker.locks import RenewingLock
-from worker.providers import oauth
-from worker.providers.errors import GrantRevoked, RateLimited, Unavailable, UnknownOutcome
+from worker.providers import oauth, registry
+from worker.providers.errors import GrantRevoked, RateLimited, UnknownOutcome
 from worker.storage.models import ACTIVE, DISCONNECTED, NEEDS_REAUTH, Connection, utcnow
 
 # A disconnected connection keeps its tokens until its clean-up (webhook deletion, revoke) ran.
@@ -39,10 +40,6 @@ CALL_MARGIN_SECONDS = 60
 # no connection makes more than this many token calls a minute, whatever keeps refusing tokens.
 FRESH_SECONDS = 60
 MAX_TOKEN_CALLS_PER_MINUTE = 4
-
-
-class NeedsReauth(GrantRevoked):
-    """The connection is not usable until the user connects again."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +94,9 @@ def refresh_connection(
     """
     lock = RenewingLock(runtime.redis_client(), f"lock:refresh:{connection_id}", ttl=lock_ttl())
     if not lock.acquire(blocking=True, timeout=lock_ttl() + 5):
-        raise Unavailable("another process holds the refresh lock too long", provider="")
+        raise RefreshBusy(
+            f"another process holds the refresh lock of connection {connection_id} too long"
+        )
     try:
         snap = snapshot(connection_id)
         if snap is None or snap.state not in USABLE_STATES:
@@ -113,7 +112,7 @@ def refresh_connection(
             return snap
         if not refused and refreshed_recently(connection_id):
             return snap
-        provider = oauth.oauth_provider(runtime.settings(), snap.provider)
+        provider = registry.oauth_provider(runtime.settings(), snap.provider)
         try:
             grant = _spend(provider, snap.refresh_token, connection_id)
         except GrantRevoked as exc:

@@ -17,51 +17,43 @@ deleted at Calendly). Database sessions are never held across a provider call.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select, update
-
 from worker import runtime
+from worker.auth.connected import calendly_client
+from worker.auth.errors import NeedsReauth
+from worker.calendly.rows import (
+    DISABLED,
+    LIVE,
+    RETIRED,
+    WEBHOOK_ACTIVE,
+    WEBHOOK_DISABLED,
+    CalendlyConnection,
+    Row,
+    add_pending_row,
+    drop_row,
+    load_connection,
+    load_rows,
+    set_row,
+    set_webhook_state,
+)
 from worker.locks import RenewingLock
 from worker.providers.calendly.client import CalendlyClient, uuid_of
-from worker.providers.clients import calendly_client
-from worker.providers.errors import Conflict, Forbidden, NotFound
-from worker.storage.models import ACTIVE, Connection, WebhookSubscription, utcnow
+from worker.providers.errors import Conflict, Forbidden, NotFound, Unauthorized
+from worker.storage.models import utcnow
 from worker.sync import triggers
 
 log = logging.getLogger(__name__)
 
-PENDING, LIVE, DISABLED, RETIRED = "pending", "active", "disabled", "retired"
-# Connection.webhook_state values (CONTRACT §3 `webhook`); "none" is the model's default.
-WEBHOOK_ACTIVE, WEBHOOK_DISABLED, POLLING_ONLY = "active", "disabled", "polling_only"
 LOCK_TTL = 60.0
 
 
 class Busy(Exception):
-    """Another process is looking after this connection's subscription right now."""
+    """Another process is looking after this connection's subscription right now: look again
+    after `retry_after` seconds."""
 
-
-class NotSubscribable(Exception):
-    """The connection cannot hold a subscription: not Calendly, not active, no organization."""
-
-
-@dataclass(frozen=True)
-class CalendlyConnection:
-    id: int
-    account_id: int
-    user_uri: str
-    organization_uri: str
-
-
-@dataclass(frozen=True)
-class Row:
-    id: int
-    hook_id: str
-    calendly_uri: str | None
-    state: str
-    signing_key: str
+    retry_after = 15.0
 
 
 @dataclass(frozen=True)
@@ -90,90 +82,15 @@ def same_url(a: str | None, b: str) -> bool:
     return norm(a) == norm(b)
 
 
+def find_by_url(subscriptions: list[dict], hook_id: str) -> dict | None:
+    """The subscription (of a user's listing) whose callback is this hook's URL: how a create
+    call whose answer was lost is found again."""
+    wanted = webhook_url(hook_id)
+    return next((s for s in subscriptions if same_url(s["callback_url"], wanted)), None)
+
+
 def subscription_lock(connection_id: int) -> RenewingLock:
     return RenewingLock(runtime.redis_client(), f"lock:webhook:{connection_id}", ttl=LOCK_TTL)
-
-
-# --- storage ----------------------------------------------------------------------------------
-
-
-def load_connection(connection_id: int) -> CalendlyConnection:
-    with runtime.session_scope() as session:
-        conn = session.get(Connection, connection_id)
-        if conn is None or conn.provider != "calendly" or conn.state != ACTIVE:
-            raise NotSubscribable(f"connection {connection_id} is not an active Calendly one")
-        if not conn.external_user_id or not conn.external_org_id:
-            raise NotSubscribable(f"connection {connection_id} lacks its Calendly user or org")
-        return CalendlyConnection(
-            conn.id, conn.account_id, conn.external_user_id, conn.external_org_id
-        )
-
-
-def load_rows(connection_id: int) -> list[Row]:
-    with runtime.session_scope() as session:
-        subs = session.scalars(
-            select(WebhookSubscription)
-            .where(WebhookSubscription.connection_id == connection_id)
-            .order_by(WebhookSubscription.id.desc())
-        )
-        return [Row(s.id, s.hook_id, s.calendly_uri, s.state, s.signing_key) for s in subs]
-
-
-def add_pending_row(connection_id: int) -> Row:
-    with runtime.session_scope() as session:
-        sub = WebhookSubscription(
-            connection_id=connection_id,
-            hook_id=secrets.token_urlsafe(24),
-            signing_key=secrets.token_urlsafe(32),
-            state=PENDING,
-        )
-        session.add(sub)
-        session.flush()
-        return Row(sub.id, sub.hook_id, None, PENDING, sub.signing_key)
-
-
-def set_row(row_id: int, **values: object) -> bool:
-    """Update a row; False when it is gone (a disconnect's clean-up dropped it meanwhile)."""
-    with runtime.session_scope() as session:
-        result = session.execute(
-            update(WebhookSubscription)
-            .where(WebhookSubscription.id == row_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        return result.rowcount > 0
-
-
-def drop_row(row_id: int) -> None:
-    with runtime.session_scope() as session:
-        session.execute(delete(WebhookSubscription).where(WebhookSubscription.id == row_id))
-
-
-def set_webhook_state(connection_id: int, state: str) -> None:
-    with runtime.session_scope() as session:
-        session.execute(
-            update(Connection)
-            .where(Connection.id == connection_id)
-            .values(webhook_state=state)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def mark_polling_only(connection_id: int) -> None:
-    """Calendly refused a subscription (free plan, missing scope): the periodic resync covers
-    this connection, and the hourly check asks again in case the plan or scopes change."""
-    set_webhook_state(connection_id, POLLING_ONLY)
-
-
-def connections_to_check() -> list[int]:
-    with runtime.session_scope() as session:
-        return list(
-            session.scalars(
-                select(Connection.id)
-                .where(Connection.provider == "calendly", Connection.state == ACTIVE)
-                .order_by(Connection.id)
-            )
-        )
 
 
 # --- Calendly ---------------------------------------------------------------------------------
@@ -185,7 +102,7 @@ def remote_view(
     """Row id -> Remote. A row without a Calendly URI (its create call's outcome was lost) is
     looked for by its callback URL in the user's subscription list."""
     seen: dict[int, Remote] = {}
-    listing: dict[str, dict] | None = None
+    listing: list[dict] | None = None
     for row in rows:
         if row.state == RETIRED:
             seen[row.id] = Remote(RETIRED, row.calendly_uri)  # being deleted whatever its state
@@ -198,12 +115,8 @@ def remote_view(
                 continue
         else:
             if listing is None:
-                listing = {
-                    s["callback_url"]: s
-                    for s in client.webhooks(organization=conn.organization_uri, user=conn.user_uri)
-                }
-            wanted = webhook_url(row.hook_id)
-            sub = next((s for url, s in listing.items() if same_url(url, wanted)), None)
+                listing = client.webhooks(organization=conn.organization_uri, user=conn.user_uri)
+            sub = find_by_url(listing, row.hook_id)
             if sub is None:
                 seen[row.id] = Remote("gone")
                 continue
@@ -228,10 +141,11 @@ def create(client: CalendlyClient, conn: CalendlyConnection) -> tuple[Row, str]:
         raise
     except Conflict:
         # Only if an earlier attempt of this very call got through: adopt that one.
-        for sub in client.webhooks(organization=conn.organization_uri, user=conn.user_uri):
-            if same_url(sub["callback_url"], url):
-                return row, sub["uri"]
-        raise
+        listing = client.webhooks(organization=conn.organization_uri, user=conn.user_uri)
+        sub = find_by_url(listing, row.hook_id)
+        if sub is None:
+            raise
+        return row, sub["uri"]
 
 
 def retire(client: CalendlyClient, rows: list[Row]) -> None:
@@ -304,3 +218,39 @@ def _with_uri(row: Row, seen: Remote) -> Row:
     if row.calendly_uri or not seen.uri:
         return row
     return Row(row.id, row.hook_id, seen.uri, row.state, row.signing_key)
+
+
+def delete_all(connection_id: int, user_uri: str | None, organization_uri: str | None) -> None:
+    """A disconnect's first step: every subscription of the connection deleted at Calendly.
+
+    Under the subscription lock: a subscription being created right now (the connect's
+    ensure_subscription task, or the hourly check) finishes first and is then deleted here.
+    """
+    lock = subscription_lock(connection_id)
+    if not lock.acquire(blocking=True, timeout=LOCK_TTL):
+        raise Busy(f"subscription of connection {connection_id} is busy")
+    try:
+        rows = load_rows(connection_id)
+        if not rows:
+            return
+        client = calendly_client(connection_id, user_uri)
+        try:
+            for row in rows:
+                uri = row.calendly_uri
+                if uri is None and user_uri and organization_uri:
+                    # A pending row's create call may have gone through with its answer lost.
+                    listing = client.webhooks(organization=organization_uri, user=user_uri)
+                    sub = find_by_url(listing, row.hook_id)
+                    uri = sub["uri"] if sub else None
+                if uri:
+                    client.delete_webhook(uuid_of(uri))  # False (404) = already gone
+                drop_row(row.id)
+        except (NeedsReauth, Unauthorized):
+            # The grant died before its clean-up: nothing can delete the subscription at
+            # Calendly now. Once its row is gone our receiver answers its deliveries 404,
+            # and Calendly disables a subscription whose deliveries keep failing.
+            log.info("webhook of connection %s left to Calendly: grant is gone", connection_id)
+            for row in rows:
+                drop_row(row.id)
+    finally:
+        lock.release()

@@ -1,39 +1,38 @@
-"""Provider clients wired to the stored tokens, the settings and the shared pacer."""
+"""Building a provider client: the settings, the shared pacer and a token source, one way for
+every provider and every process (the worker's stored tokens, the web's fresh grants)."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from worker import runtime
-from worker.auth.tokens import StoredToken
-from worker.providers.calendly.client import CalendlyClient
-from worker.providers.close.client import CloseClient
+from worker.providers.http import HttpClient, TokenSource
 from worker.providers.pacing import RedisPacer
-from worker.providers.savvycal.client import SavvyCalClient
+
+C = TypeVar("C", bound=HttpClient)
 
 
-def _common(owner: str, connection_id: int) -> dict:
+class GrantToken:
+    """The TokenSource of a token not stored yet (an identity look-up): nothing to refresh."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def access_token(self) -> str:
+        return self._token
+
+    def refresh_after_unauthorized(self, rejected_token: str) -> bool:
+        return False
+
+
+def build_client(client_class: type[C], base_url: str, auth: TokenSource, owner: str | None) -> C:
+    """`owner` names whose rate limit the calls count against (CONTRACT §5 pacing)."""
     settings = runtime.settings()
-    return {
-        "auth": StoredToken(connection_id),
-        "timeout": settings.http_timeout_seconds,
-        "retry_backoff": settings.http_retry_backoff_seconds,
-        "pacer": RedisPacer(runtime.redis_client()),
-        "rate_owner": owner,
-    }
-
-
-def close_client(connection_id: int, organization_id: str | None) -> CloseClient:
-    return CloseClient(
-        runtime.settings().close_api_url, **_common(organization_id or "-", connection_id)
-    )
-
-
-def calendly_client(connection_id: int, calendly_user: str | None) -> CalendlyClient:
-    return CalendlyClient(
-        runtime.settings().calendly_api_url, **_common(calendly_user or "-", connection_id)
-    )
-
-
-def savvycal_client(connection_id: int, savvycal_user: str | None) -> SavvyCalClient:
-    return SavvyCalClient(
-        runtime.settings().savvycal_api_url, **_common(savvycal_user or "-", connection_id)
+    return client_class(
+        base_url,
+        auth=auth,
+        timeout=settings.http_timeout_seconds,
+        retry_backoff=settings.http_retry_backoff_seconds,
+        pacer=RedisPacer(runtime.redis_client()),
+        rate_owner=owner or "-",
     )

@@ -23,7 +23,6 @@ from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import Timeout
 from requests_oauthlib import OAuth2Session
 
-from worker.config import Settings
 from worker.providers.errors import (
     BadResponse,
     GrantRevoked,
@@ -51,48 +50,12 @@ class OAuthProvider:
     revoke_url: str | None = None
     introspect_url: str | None = None
     basic_auth: bool = False
+    # The revoke call takes the client credentials in the form body even where the token call
+    # takes them as HTTP Basic.
+    revoke_credentials_in_body: bool = False
     pkce: bool = False
     scope: str | None = None
     timeout: float = 15.0
-
-
-def oauth_provider(settings: Settings, name: str) -> OAuthProvider:
-    if name == "close":
-        return OAuthProvider(
-            name="close",
-            client_id=settings.close_client_id,
-            client_secret=settings.close_client_secret,
-            authorize_url=settings.close_authorize_url,
-            token_url=settings.close_token_url,
-            revoke_url=settings.close_revoke_url,
-            scope="all.full_access offline_access",
-            timeout=settings.http_timeout_seconds,
-        )
-    if name == "calendly":
-        auth = settings.calendly_auth_url.rstrip("/")
-        return OAuthProvider(
-            name="calendly",
-            client_id=settings.calendly_client_id,
-            client_secret=settings.calendly_client_secret,
-            authorize_url=f"{auth}/oauth/authorize",
-            token_url=f"{auth}/oauth/token",
-            revoke_url=f"{auth}/oauth/revoke",
-            introspect_url=f"{auth}/oauth/introspect",
-            basic_auth=True,
-            pkce=True,
-            timeout=settings.http_timeout_seconds,
-        )
-    if name == "savvycal":
-        auth = settings.savvycal_auth_url.rstrip("/")
-        return OAuthProvider(
-            name="savvycal",
-            client_id=settings.savvycal_client_id,
-            client_secret=settings.savvycal_client_secret,
-            authorize_url=f"{auth}/authorize",
-            token_url=f"{auth}/token",
-            timeout=settings.http_timeout_seconds,
-        )
-    raise ValueError(f"unknown provider {name!r}")
 
 
 @dataclass(frozen=True)
@@ -248,8 +211,7 @@ def revoke(p: OAuthProvider, token: str) -> None:
         return
     data = {"token": token}
     try:
-        if p.name == "calendly":
-            # Calendly's revoke takes client_id and client_secret in the form body (its docs page).
+        if p.revoke_credentials_in_body:
             data = {**data, "client_id": p.client_id, "client_secret": p.client_secret}
             response = requests.post(p.revoke_url, data=data, timeout=p.timeout)
         else:

@@ -22,9 +22,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from worker import runtime
 
-PROVIDERS = ("calendly", "savvycal")
-ALL_PROVIDERS = ("close", *PROVIDERS)
-
 ACTIVE = "active"
 NEEDS_REAUTH = "needs_reauth"
 DISCONNECTED = "disconnected"
@@ -158,7 +155,6 @@ class LinkMapping(Base):
     name: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
     close_link_id: Mapped[str | None] = mapped_column(String(64))
-    pushed_hash: Mapped[str | None] = mapped_column(String(64))
     pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

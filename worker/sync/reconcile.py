@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from worker.providers import registry
 from worker.sync.links import DesiredLink, provider_of
-
-COMPARED_FIELDS = ("name", "url", "description", "duration_in_minutes", "source_type")
 
 
 @dataclass
@@ -79,11 +78,8 @@ def plan(
     known_source_ids: set[str],
 ) -> Plan:
     mine = [link for link in close_links if link.get("user_id") == close_user_id]
-    native_urls = {
-        normalize_url(link.get("url"))
-        for link in mine
-        if link.get("source") == "CALENDLY" and link.get("url")
-    }
+    # Links Close holds from its own first-party integrations, by (source, normalized URL).
+    native = {(link.get("source"), normalize_url(link.get("url"))) for link in mine}
     ours: dict[str, dict[str, Any]] = {}
     for link in mine:
         if is_ours(link, our_client_id, known_source_ids):
@@ -94,8 +90,9 @@ def plan(
         if want.provider in desired.held_providers:
             continue
         have = ours.get(sid)
-        if want.provider == "calendly" and normalize_url(want.url) in native_urls:
-            # Close already shows this event type through its own Calendly integration.
+        native_source = registry.spec(want.provider).close_native_source
+        if native_source and (native_source, normalize_url(want.url)) in native:
+            # Close already shows this item through its own integration (Calendly's).
             if have is not None:
                 result.deletes.append(sid)
             else:
@@ -114,7 +111,7 @@ def plan(
         provider = provider_of(sid)
         if provider in desired.held_providers:
             continue
-        if provider not in ("calendly", "savvycal") and desired.held_providers:
+        if not registry.is_scheduling(provider) and desired.held_providers:
             # Ours, but of no provider we can name: delete only when no provider failed.
             continue
         result.deletes.append(sid)
@@ -137,10 +134,12 @@ def plan_one(
         desired.links[source_id] = want
     if skipped:
         desired.skipped.add(source_id)
+    native_source = registry.spec(provider_of(source_id) or "").close_native_source
     relevant = [
         link
         for link in close_links
-        if link.get("source_id") == source_id or link.get("source") == "CALENDLY"
+        if link.get("source_id") == source_id
+        or (native_source and link.get("source") == native_source)
     ]
     return plan(
         desired,

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import redis
 from sqlalchemy import select, update
 
-from worker import runtime
+from worker import queue, runtime
 from worker.locks import RenewingLock
 from worker.providers.errors import RateLimited
 from worker.storage.models import Account, utcnow
@@ -77,19 +77,15 @@ def request_full_syncs(account_ids: list[int]) -> list[int]:
 
 
 def _enqueue(account_id: int, countdown: float) -> bool:
-    from worker.tasks.reconcile import reconcile_account
+    return queue.try_send(queue.RECONCILE_ACCOUNT, account_id, countdown=countdown)
 
-    try:
-        reconcile_account.apply_async((account_id,), countdown=countdown or None)
-    except (redis.RedisError, OSError) as exc:
-        log.warning("could not enqueue sync of account %s: %s", account_id, exc)
-        return False
-    except Exception as exc:  # kombu wraps broker failures in its own types
-        if type(exc).__module__.startswith(("kombu", "celery", "redis")):
-            log.warning("could not enqueue sync of account %s: %s", account_id, exc)
-            return False
-        raise
-    return True
+
+def push_full_sync(client: redis.Redis, account_id: int) -> None:
+    """The webhook receiver's way to ask for a full sync: the trigger is recorded first, then the
+    task pushed with one LPUSH (worker/queue.py `push`). If the push fails (redis.RedisError),
+    the recorded trigger stays and the resync sweep enqueues it within a minute."""
+    record([account_id])
+    queue.push(client, queue.RECONCILE_ACCOUNT, account_id)
 
 
 def pending(account_id: int) -> bool:

@@ -8,31 +8,35 @@ from celery import shared_task
 from sqlalchemy import select
 
 from worker import runtime
-from worker.auth.tokens import NeedsReauth
-from worker.providers.errors import ProviderError, RateLimited
 from worker.storage.models import ACTIVE, Account, Connection, utcnow
-from worker.sync import runs as sync
 from worker.sync import triggers
+from worker.sync.account import AccountNotSyncable
+from worker.sync.full import full_sync
+from worker.sync.targeted import sync_event_type
+from worker.tasks.policy import Backoff, PolicyTask
 
 log = logging.getLogger(__name__)
 
 SWEEP_SPREAD_SECONDS = 55.0
 
 
-@shared_task(acks_late=True, ignore_result=True)
+# A rate limit is not retried by the policy here: run_coalesced leaves the trigger standing,
+# due after the provider's reset, and enqueues it for then.
+@shared_task(base=PolicyTask, retry_on=())
 def reconcile_account(account_id: int) -> str:
     """A full reconcile of one account, at most one at a time; extra triggers coalesce."""
     try:
-        outcome = triggers.run_coalesced(account_id, lambda: sync.full_sync(account_id))
-    except sync.AccountNotSyncable as exc:
+        outcome = triggers.run_coalesced(account_id, lambda: full_sync(account_id))
+    except AccountNotSyncable as exc:
         log.info("skipped sync: %s", exc, extra={"outcome": "not_syncable"})
         return "not_syncable"
     log.info("reconcile of account %s: %s", account_id, outcome, extra={"outcome": outcome})
     return outcome
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=5)
-def sync_calendly_event_type(self, account_id: int, event_type_uuid: str) -> str:
+# A failure is retried a few times for a quick answer; the next full sync repairs it anyway.
+@shared_task(base=PolicyTask, max_retries=5, backoff=Backoff(60, 900))
+def sync_calendly_event_type(account_id: int, event_type_uuid: str) -> str:
     """A webhook's targeted reconcile of one event type, under the account's lock. If a full
     reconcile holds the lock, a full-sync trigger is recorded instead: the running one may have
     read Calendly before this change, and its next run will see it."""
@@ -41,17 +45,10 @@ def sync_calendly_event_type(self, account_id: int, event_type_uuid: str) -> str
         triggers.request_full_sync(account_id)
         return "coalesced"
     try:
-        sync.sync_event_type(account_id, event_type_uuid)
-    except sync.AccountNotSyncable as exc:
+        sync_event_type(account_id, event_type_uuid)
+    except AccountNotSyncable as exc:
         log.info("skipped event type sync: %s", exc)
         return "not_syncable"
-    except RateLimited as exc:
-        raise self.retry(countdown=exc.retry_after, exc=exc) from exc
-    except NeedsReauth:
-        return "needs_reauth"
-    except ProviderError as exc:
-        # The full sync repairs it; retry a few times for a quick answer.
-        raise self.retry(countdown=min(60 * 2**self.request.retries, 900), exc=exc) from exc
     finally:
         lock.release()
     return "ok"

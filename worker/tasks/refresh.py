@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from celery import shared_task
 from sqlalchemy import select
 
-from worker import runtime
-from worker.auth.tokens import NeedsReauth, refresh_connection
-from worker.providers.errors import RateLimited, Unavailable, UnknownOutcome
+from worker import queue, runtime
+from worker.auth.tokens import refresh_connection
+from worker.providers.errors import Unavailable, UnknownOutcome
 from worker.schedule import REFRESH_SWEEP_SECONDS
 from worker.storage.models import ACTIVE, Connection, utcnow
-
-log = logging.getLogger(__name__)
+from worker.tasks.policy import Backoff, PolicyTask
 
 
 def sweep_margin() -> float:
@@ -37,19 +35,17 @@ def refresh_sweep() -> int:
             )
         )
     for connection_id in ids:
-        refresh_token_of.delay(connection_id)
+        queue.send(queue.REFRESH_TOKEN, connection_id)
     return len(ids)
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=6)
-def refresh_token_of(self, connection_id: int) -> str:
-    try:
-        refresh_connection(connection_id, margin_seconds=sweep_margin())
-    except NeedsReauth:
-        return "needs_reauth"  # recorded on the connection; nothing retries it
-    except RateLimited as exc:
-        raise self.retry(countdown=exc.retry_after, exc=exc) from exc
-    except (Unavailable, UnknownOutcome) as exc:
-        # The stored pair is untouched; try again with backoff, well before the token expires.
-        raise self.retry(countdown=min(5 * 2**self.request.retries, 120), exc=exc) from exc
+# The stored pair is untouched by every retried failure: try again, well before the token expires.
+@shared_task(
+    base=PolicyTask,
+    max_retries=6,
+    backoff=Backoff(5, 120),
+    retry_on=(Unavailable, UnknownOutcome),
+)
+def refresh_token_of(connection_id: int) -> str:
+    refresh_connection(connection_id, margin_seconds=sweep_margin())
     return "ok"

@@ -1,0 +1,29 @@
+"""Provider clients for a stored connection: its tokens (refreshed as needed, never spent
+twice), the settings and the shared pacer."""
+
+from __future__ import annotations
+
+from worker import runtime
+from worker.auth.tokens import StoredToken
+from worker.providers import registry
+from worker.providers.calendly.client import CalendlyClient
+from worker.providers.clients import build_client
+from worker.providers.close.client import CloseClient
+from worker.providers.http import HttpClient
+
+
+def connected_client(provider: str, connection_id: int, owner: str | None) -> HttpClient:
+    """`owner` is whose rate limit the calls count against: the provider's user for Calendly
+    and SavvyCal, the organization for Close."""
+    spec = registry.spec(provider)
+    api = spec.api_url(runtime.settings())
+    return build_client(spec.client_class, api, StoredToken(connection_id), owner)
+
+
+def close_client(connection_id: int, organization_id: str | None) -> CloseClient:
+    return connected_client(registry.CLOSE.name, connection_id, organization_id)  # type: ignore[return-value]
+
+
+def calendly_client(connection_id: int, calendly_user: str | None) -> CalendlyClient:
+    api = runtime.settings().calendly_api_url
+    return build_client(CalendlyClient, api, StoredToken(connection_id), calendly_user)

@@ -1,0 +1,44 @@
+"""A webhook becomes a Close write: one Calendly event type reconciled with exactly the full
+sync's rules (CONTRACT §4)."""
+
+from __future__ import annotations
+
+from worker import logs
+from worker.auth.connected import calendly_client, close_client
+from worker.providers.calendly import NAME as CALENDLY
+from worker.providers.calendly.links import add_calendly
+from worker.providers.errors import NotFound
+from worker.sync.account import known_source_ids, load_account
+from worker.sync.apply import Tally, apply_plan
+from worker.sync.links import Selection, source_id
+from worker.sync.reconcile import plan_one
+
+
+def sync_event_type(account_id: int, event_type_uuid: str) -> Tally:
+    """Apply one Calendly event type to Close; what we pushed for it goes if it was deleted."""
+    view = load_account(account_id)
+    logs.bind(account=view.close_user_id, provider=CALENDLY)
+    conn = view.active(CALENDLY)
+    if conn is None:
+        return Tally()
+    selection = Selection()
+    try:
+        event_type = calendly_client(conn.id, conn.external_user).event_type(event_type_uuid)
+    except NotFound:
+        event_type = None  # deleted: whatever we pushed for it goes
+    sid = source_id(CALENDLY, event_type_uuid, view.close_user_id)
+    if event_type is not None:
+        add_calendly(selection, event_type, view.close_user_id)
+    close_links = close_client(view.close_connection_id, view.organization_id).scheduling_links()
+    the_plan = plan_one(
+        sid,
+        selection.links.get(sid),
+        close_links,
+        close_user_id=view.close_user_id,
+        our_client_id=view.our_client_id,
+        known_source_ids=known_source_ids(account_id),
+        skipped=sid in selection.skipped,
+    )
+    tally = Tally()
+    apply_plan(view, the_plan, tally)
+    return tally
