@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 
 import redis
 
@@ -49,7 +50,7 @@ class RenewingLock:
     def held(self) -> bool:
         return self.client.get(self.key) == self.token.encode()
 
-    def _if_mine(self, action) -> bool:  # noqa: ANN001
+    def _if_mine(self, action: Callable[[redis.client.Pipeline], object]) -> bool:
         with self.client.pipeline() as pipe:
             try:
                 pipe.watch(self.key)

@@ -12,6 +12,7 @@ import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import TextIO
 
 from worker.config import Settings
 
@@ -110,7 +111,7 @@ class TextFormatter(logging.Formatter):
         return line + (" [" + " ".join(extras) + "]" if extras else "")
 
 
-def configure_logging(settings: Settings, stream=None) -> None:  # noqa: ANN001
+def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(TaskContextFilter())
     handler.addFilter(ScrubbingFilter())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import redis
 from sqlalchemy import create_engine, event
@@ -62,7 +63,7 @@ def make_engine(url: str) -> Engine:
         eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(eng, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             # web, worker and beat write at once: WAL lets readers go on while one writes, and
             # the busy timeout makes a writer wait for the lock instead of failing.
             cur = dbapi_conn.cursor()

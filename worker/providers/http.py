@@ -179,6 +179,29 @@ class HttpClient:
     def get_json(self, path: str, **kwargs: Any) -> dict[str, Any]:
         return json_object(self.request("GET", path, **kwargs), self.provider)
 
+    def paginate(
+        self,
+        path: str,
+        params: dict[str, Any],
+        *,
+        items_of: Callable[[dict[str, Any]], list[dict[str, Any]]],
+        cursor_of: Callable[[dict[str, Any]], Any],
+        cursor_param: str,
+    ) -> list[dict[str, Any]]:
+        """Every item of a cursor-paged listing: each page names the cursor of the next, and the
+        last names none. A cursor that is not a string, or one already followed (the server
+        would have us loop), fails the listing as a whole (BadResponse)."""
+        items: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        query = dict(params)
+        while True:
+            body = self.get_json(path, params=query)
+            items.extend(items_of(body))
+            cursor = next_cursor(cursor_of(body), seen, self.provider)
+            if cursor is None:
+                return items
+            query = {**params, cursor_param: cursor}
+
     def _observe(self, key: str, response: requests.Response) -> None:
         if self.pacer is None:
             return

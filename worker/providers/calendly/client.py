@@ -7,7 +7,7 @@ from typing import Any
 import requests
 
 from worker.providers.errors import BadResponse, NotFound
-from worker.providers.http import HttpClient, header_number, json_object, next_cursor
+from worker.providers.http import HttpClient, header_number, json_object
 from worker.providers.schemas import (
     CalendlyEventTypeSchema,
     CalendlyUserSchema,
@@ -53,16 +53,15 @@ class CalendlyClient(HttpClient):
 
     def event_types(self, user_uri: str) -> list[dict[str, Any]]:
         """All event types of the user, personal and team ones, following `page_token`."""
-        items: list[dict[str, Any]] = []
-        params: dict[str, Any] = {"user": user_uri, "count": PAGE_SIZE}
-        seen_tokens: set[str] = set()
-        while True:
-            body = self.get_json("/event_types", params=params)
-            items.extend(load_many(_event_types, body.get("collection"), "calendly", "event type"))
-            token = next_cursor(_next_page_token(body), seen_tokens, "calendly")
-            if token is None:
-                return items
-            params = {"user": user_uri, "count": PAGE_SIZE, "page_token": token}
+        return self.paginate(
+            "/event_types",
+            {"user": user_uri, "count": PAGE_SIZE},
+            items_of=lambda body: load_many(
+                _event_types, body.get("collection"), "calendly", "event type"
+            ),
+            cursor_of=_next_page_token,
+            cursor_param="page_token",
+        )
 
     def event_type(self, uuid: str) -> dict[str, Any]:
         body = self.get_json(f"/event_types/{uuid}")
@@ -91,21 +90,15 @@ class CalendlyClient(HttpClient):
         return load(_webhooks, body.get("resource"), "calendly", "webhook subscription")
 
     def webhooks(self, *, organization: str, user: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        params: dict[str, Any] = {
-            "organization": organization,
-            "user": user,
-            "scope": "user",
-            "count": PAGE_SIZE,
-        }
-        seen_tokens: set[str] = set()
-        while True:
-            body = self.get_json("/webhook_subscriptions", params=params)
-            items.extend(load_many(_webhooks, body.get("collection"), "calendly", "webhook"))
-            token = next_cursor(_next_page_token(body), seen_tokens, "calendly")
-            if token is None:
-                return items
-            params = {**params, "page_token": token}
+        return self.paginate(
+            "/webhook_subscriptions",
+            {"organization": organization, "user": user, "scope": "user", "count": PAGE_SIZE},
+            items_of=lambda body: load_many(
+                _webhooks, body.get("collection"), "calendly", "webhook"
+            ),
+            cursor_of=_next_page_token,
+            cursor_param="page_token",
+        )
 
     def delete_webhook(self, uuid: str) -> bool:
         """False when Calendly says it is already gone."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.providers.errors import BadResponse
-from worker.providers.http import HttpClient, next_cursor
+from worker.providers.http import HttpClient
 from worker.providers.schemas import SavvyCalLinkSchema, SavvyCalUserSchema, load, load_many
 
 PAGE_SIZE = 100
@@ -25,16 +25,17 @@ class SavvyCalClient(HttpClient):
 
     def links(self) -> list[dict[str, Any]]:
         """Every link, following the opaque `after` cursor until it is null."""
-        items: list[dict[str, Any]] = []
-        params: dict[str, Any] = {"limit": PAGE_SIZE}
-        seen: set[str] = set()
-        while True:
-            body = self.get_json("/links", params=params)
-            items.extend(load_many(_links, body.get("entries"), "savvycal", "link"))
-            metadata = body.get("metadata")
-            if not isinstance(metadata, dict):
-                raise BadResponse("savvycal sent a page without metadata", provider="savvycal")
-            cursor = next_cursor(metadata.get("after"), seen, "savvycal")
-            if cursor is None:
-                return items
-            params = {"limit": PAGE_SIZE, "after": cursor}
+        return self.paginate(
+            "/links",
+            {"limit": PAGE_SIZE},
+            items_of=lambda body: load_many(_links, body.get("entries"), "savvycal", "link"),
+            cursor_of=_after_cursor,
+            cursor_param="after",
+        )
+
+
+def _after_cursor(body: dict[str, Any]) -> Any:
+    metadata = body.get("metadata")
+    if not isinstance(metadata, dict):
+        raise BadResponse("savvycal sent a page without metadata", provider="savvycal")
+    return metadata.get("after")
