@@ -11,6 +11,7 @@ from celery.signals import (
     task_retry,
     task_success,
 )
+from kombu import Queue
 
 from worker import runtime
 from worker.schedule import beat_schedule
@@ -18,6 +19,18 @@ from worker.schedule import beat_schedule
 # Longer than any countdown we set plus a run: with acks_late, Redis redelivers a message whose
 # worker has not acked it within this time, and a countdown shorter than this is never doubled.
 VISIBILITY_TIMEOUT = 3 * 3600
+# No countdown is longer than this (CONTRACT §5 "Bounded queues"): a message counted down past
+# the visibility timeout would be delivered twice. A longer wait is taken in steps.
+MAX_COUNTDOWN = VISIBILITY_TIMEOUT / 2
+
+# Token refreshes have a queue of their own, so a backlog of resyncs never holds them up: every
+# worker consumes both, and kombu's Redis transport takes from its queues in turn.
+DEFAULT_QUEUE = "celery"
+TOKENS_QUEUE = "tokens"
+ROUTES = {
+    "worker.tasks.refresh.refresh_sweep": {"queue": TOKENS_QUEUE},
+    "worker.tasks.refresh.refresh_token_of": {"queue": TOKENS_QUEUE},
+}
 
 
 def make_celery() -> Celery:
@@ -32,6 +45,9 @@ def make_celery() -> Celery:
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,
+        task_default_queue=DEFAULT_QUEUE,
+        task_queues=(Queue(DEFAULT_QUEUE), Queue(TOKENS_QUEUE)),
+        task_routes=ROUTES,
         task_always_eager=settings.celery_always_eager,
         beat_schedule=beat_schedule(),
         timezone="UTC",
@@ -51,6 +67,10 @@ def _task_modules() -> list[str]:
 
 def apply_settings(app: Celery, settings) -> None:
     """Point an existing app at new settings (tests, and `create_app(config)`)."""
+    if app.conf.broker_url != settings.redis_url:
+        # Connections to the old broker must not be reused for the new one.
+        app.close()
+        app.amqp._producer_pool = None
     app.conf.broker_url = settings.redis_url
     app.conf.task_always_eager = settings.celery_always_eager
 

@@ -14,10 +14,6 @@ from collections.abc import Callable
 import redis
 
 
-class LockLost(RuntimeError):
-    """The lock expired under its holder (it stalled longer than the lock's lifetime)."""
-
-
 class RenewingLock:
     def __init__(self, client: redis.Redis, key: str, *, ttl: float = 30.0):
         self.client = client
@@ -26,12 +22,17 @@ class RenewingLock:
         self.token = secrets.token_hex(16)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Set by the renewal thread when the key is no longer ours; `held_surely` also knows
+        # how long the last successful SET or renewal keeps it ours, without asking Redis.
         self.lost = False
+        self._ours_until = 0.0
 
     def acquire(self, *, blocking: bool = False, timeout: float | None = None) -> bool:
         deadline = time.monotonic() + (timeout if timeout is not None else self.ttl)
         while True:
+            started = time.monotonic()
             if self.client.set(self.key, self.token, nx=True, px=int(self.ttl * 1000)):
+                self._ours_until = started + self.ttl
                 self._start_renewal()
                 return True
             if not blocking or time.monotonic() >= deadline:
@@ -45,10 +46,20 @@ class RenewingLock:
         self._if_mine(lambda pipe: pipe.delete(self.key))
 
     def extend(self) -> bool:
-        return self._if_mine(lambda pipe: pipe.pexpire(self.key, int(self.ttl * 1000)))
+        started = time.monotonic()
+        if self._if_mine(lambda pipe: pipe.pexpire(self.key, int(self.ttl * 1000))):
+            self._ours_until = started + self.ttl
+            return True
+        return False
 
     def held(self) -> bool:
         return self.client.get(self.key) == self.token.encode()
+
+    def held_surely(self, margin: float = 1.0) -> bool:
+        """True while the key is certainly still ours: no renewal has found it taken, and the
+        last one that succeeded keeps it alive for `margin` seconds more. A holder that stalled
+        (or could not reach Redis) for about the lock's lifetime answers False."""
+        return not self.lost and time.monotonic() + margin < self._ours_until
 
     def _if_mine(self, action: Callable[[redis.client.Pipeline], object]) -> bool:
         with self.client.pipeline() as pipe:

@@ -26,7 +26,7 @@ import uuid
 import kombu.exceptions
 import redis
 
-from worker.celery_app import celery_app
+from worker.celery_app import MAX_COUNTDOWN, celery_app
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,16 @@ def _ensure_registered() -> None:
         _registered = True
 
 
+def bounded_countdown(seconds: float | None) -> float | None:
+    """A countdown the broker can hold: at most MAX_COUNTDOWN (a longer wait, e.g. a day's rate
+    limit, is taken in steps: the task finds it still has to wait and is counted down again)."""
+    return min(seconds, MAX_COUNTDOWN) if seconds else None
+
+
 def send(task: str, *args: object, countdown: float | None = None) -> None:
     _ensure_registered()
     try:
-        celery_app.tasks[task].apply_async(args, countdown=countdown or None)
+        celery_app.tasks[task].apply_async(args, countdown=bounded_countdown(countdown))
     except BROKER_FAILURES as exc:
         raise BrokerUnavailable(f"{task}: {type(exc).__name__}") from exc
 

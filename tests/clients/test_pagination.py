@@ -16,6 +16,7 @@ from tests.clients.recorded import (
     savvycal_links,
 )
 from tests.conftest import CALENDLY_API, CLOSE_API, SAVVYCAL_API
+from worker.providers.close.client import IncompleteListing
 from worker.providers.errors import BadResponse
 
 CALL_BUDGET = 10  # far more pages than any of these tests needs; a loop hits it at once
@@ -67,7 +68,7 @@ def test_close_links_are_read_in_three_pages_of_100_until_has_more_is_false(http
         assert call.request.headers["Authorization"] == "Bearer access-token-1"
 
 
-def test_close_listing_stops_without_duplicates_when_the_server_ignores_skip(http, close):
+def test_close_listing_that_ignores_skip_fails_loudly_with_what_it_read(http, close):
     links = close_links(250)
     http.add_callback(
         responses.GET,
@@ -75,12 +76,45 @@ def test_close_listing_stops_without_duplicates_when_the_server_ignores_skip(htt
         callback=close_server(links, honour_skip=False),
     )
 
-    got = close.scheduling_links()
+    with pytest.raises(IncompleteListing) as raised:
+        close.scheduling_links()
 
-    ids = [link["id"] for link in got]
+    ids = [link["id"] for link in raised.value.links]
     assert ids == [link["id"] for link in links[:100]]
     assert len(set(ids)) == len(ids)
     assert len(http.calls) == 2  # the repeated page is recognised at once
+    assert "ignored _skip" in str(raised.value)
+
+
+def test_close_listing_asks_again_without_limit_then_without_paging_when_refused(http, close):
+    links = close_links(3)
+    asked = []
+
+    def strict(request):
+        q = query(request)
+        asked.append(q)
+        if "_limit" in q or "_skip" in q:
+            return (400, {}, json.dumps({"error": "Unknown field: _limit"}))
+        return (200, {}, json.dumps({"data": links, "has_more": False}))
+
+    http.add_callback(responses.GET, f"{CLOSE_API}/scheduling_link/", callback=strict)
+
+    assert [link["id"] for link in close.scheduling_links()] == [link["id"] for link in links]
+    assert asked == [{"_skip": "0", "_limit": "100"}, {"_skip": "0"}, {}]
+
+
+def test_a_close_listing_longer_than_one_unpaged_page_is_incomplete(http, close):
+    links = close_links(3)
+
+    def no_paging(request):
+        if query(request):
+            return (400, {}, json.dumps({"error": "bad request"}))
+        return (200, {}, json.dumps({"data": links, "has_more": True}))
+
+    http.add_callback(responses.GET, f"{CLOSE_API}/scheduling_link/", callback=no_paging)
+
+    with pytest.raises(IncompleteListing):
+        close.scheduling_links()
 
 
 def test_close_listing_skips_a_link_that_shifted_into_the_next_page(http, close):

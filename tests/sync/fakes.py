@@ -19,6 +19,8 @@ class FakeClose:
         self.writes: list[tuple[str, str]] = []
         self.page_size = page_size
         self.fail_next: list[int] = []
+        self.honour_skip = True  # False: every page is the first (a Close that ignores _skip)
+        self.before_upsert = None  # called with each upsert request before it is answered
         self._n = 0
         rsps.add_callback(responses.GET, f"{CLOSE_API}/scheduling_link/", callback=self._list)
         rsps.add_callback(
@@ -45,7 +47,7 @@ class FakeClose:
 
     def _list(self, request):
         qs = parse_qs(urlsplit(request.url).query)
-        skip = int(qs.get("_skip", ["0"])[0])
+        skip = int(qs.get("_skip", ["0"])[0]) if self.honour_skip else 0
         limit = int(qs.get("_limit", ["100"])[0])
         visible = self.of(self.user_of(request))
         page = visible[skip : skip + min(limit, self.page_size)]
@@ -53,6 +55,8 @@ class FakeClose:
         return 200, {}, json.dumps({"data": page, "has_more": has_more})
 
     def _upsert(self, request):
+        if self.before_upsert is not None:
+            self.before_upsert(request)
         if self.fail_next:
             return self.fail_next.pop(0), {}, json.dumps({"error": "nope"})
         body = json.loads(request.body)
@@ -150,6 +154,8 @@ class FakeSavvyCal:
     def __init__(self, rsps: responses.RequestsMock):
         self.links: dict[str, dict] = {}
         self.status: int | None = None
+        self.pages_forever = False  # True: every page names a next one, never seen before
+        self.pages_served = 0
         rsps.add_callback(responses.GET, f"{SAVVYCAL_API}/links", callback=self._list)
 
     def add(self, link_id: str, **fields) -> dict:
@@ -171,11 +177,15 @@ class FakeSavvyCal:
         if self.status:
             return self.status, {}, "Unavailable"
         qs = parse_qs(urlsplit(request.url).query)
-        start = int(qs.get("after", ["0"])[0])
+        after_q = qs.get("after", ["0"])[0]
+        start = 0 if self.pages_forever else int(after_q)
         limit = int(qs.get("limit", ["20"])[0])
         items = list(self.links.values())
         page = items[start : start + limit]
         after = str(start + limit) if start + limit < len(items) else None
+        self.pages_served += 1
+        if self.pages_forever:
+            page, after = items[:limit], f"{self.pages_served}-more"
         return (
             200,
             {},

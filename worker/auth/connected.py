@@ -9,21 +9,28 @@ from worker.providers import registry
 from worker.providers.calendly.client import CalendlyClient
 from worker.providers.clients import build_client
 from worker.providers.close.client import CloseClient
-from worker.providers.http import HttpClient
+from worker.providers.http import Guard, HttpClient
 
 
-def connected_client(provider: str, connection_id: int, owner: str | None) -> HttpClient:
+def connected_client(
+    provider: str, connection_id: int, owner: str | None, guard: Guard | None = None
+) -> HttpClient:
     """`owner` is whose rate limit the calls count against: the provider's user for Calendly
     and SavvyCal, the organization for Close."""
     spec = registry.spec(provider)
     api = spec.api_url(runtime.settings())
-    return build_client(spec.client_class, api, StoredToken(connection_id), owner)
+    return build_client(spec.client_class, api, StoredToken(connection_id), owner, guard)
 
 
-def close_client(connection_id: int, organization_id: str | None) -> CloseClient:
-    return connected_client(registry.CLOSE.name, connection_id, organization_id)  # type: ignore[return-value]
+def close_client(
+    connection_id: int, organization_id: str | None, guard: Guard | None = None
+) -> CloseClient:
+    api = runtime.settings().close_api_url
+    return build_client(CloseClient, api, StoredToken(connection_id), organization_id, guard)
 
 
-def calendly_client(connection_id: int, calendly_user: str | None) -> CalendlyClient:
+def calendly_client(
+    connection_id: int, calendly_user: str | None, guard: Guard | None = None
+) -> CalendlyClient:
     api = runtime.settings().calendly_api_url
-    return build_client(CalendlyClient, api, StoredToken(connection_id), calendly_user)
+    return build_client(CalendlyClient, api, StoredToken(connection_id), calendly_user, guard)

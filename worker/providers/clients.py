@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from worker import runtime
-from worker.providers.http import HttpClient, TokenSource
+from worker.providers.http import Guard, HttpClient, TokenSource
 from worker.providers.pacing import RedisPacer
 
 C = TypeVar("C", bound=HttpClient)
@@ -25,8 +25,15 @@ class GrantToken:
         return False
 
 
-def build_client(client_class: type[C], base_url: str, auth: TokenSource, owner: str | None) -> C:
-    """`owner` names whose rate limit the calls count against (CONTRACT §5 pacing)."""
+def build_client(
+    client_class: type[C],
+    base_url: str,
+    auth: TokenSource,
+    owner: str | None,
+    guard: Guard | None = None,
+) -> C:
+    """`owner` names whose rate limit the calls count against (CONTRACT §5 pacing); `guard`
+    stops the calls of a run that must not go on (worker/sync/guard.py)."""
     settings = runtime.settings()
     return client_class(
         base_url,
@@ -35,4 +42,5 @@ def build_client(client_class: type[C], base_url: str, auth: TokenSource, owner:
         retry_backoff=settings.http_retry_backoff_seconds,
         pacer=RedisPacer(runtime.redis_client()),
         rate_owner=owner or "-",
+        guard=guard,
     )

@@ -47,6 +47,9 @@ TRANSPORT_FAILURES = (
     ContentDecodingError,
 )
 MAX_ATTEMPTS = 3
+# A listing longer than this many pages is not read to its end: a provider that pages forever
+# fails that listing (BadResponse) instead of holding the run (CONTRACT §5 "Bounded runs").
+MAX_PAGES = 200
 # A provider announcing a longer wait than this is misreporting; try again within a day.
 MAX_ANNOUNCED_WAIT = 24 * 3600.0
 
@@ -68,6 +71,11 @@ class Pacer(Protocol):
     def observe(self, key: str, remaining: int | None, reset: float | None) -> None: ...
 
     def pause(self, key: str, seconds: float) -> None: ...
+
+
+class Guard(Protocol):
+    def check(self, provider: str) -> None:
+        """Raise if the run this client works for must not make another call."""
 
 
 def was_sent(exc: Exception) -> bool:
@@ -95,6 +103,7 @@ class HttpClient:
         rate_owner: str = "",
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        guard: Guard | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.auth = auth
@@ -105,6 +114,7 @@ class HttpClient:
         self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", "schedsync/0.1")
         self._sleep = sleep
+        self.guard = guard
 
     # --- provider dialect -------------------------------------------------------------------
 
@@ -142,6 +152,8 @@ class HttpClient:
         attempt = 0
         while True:
             attempt += 1
+            if self.guard is not None:
+                self.guard.check(self.provider)
             headers = dict(base_headers)
             token = None
             if self.auth is not None:
@@ -194,13 +206,14 @@ class HttpClient:
         items: list[dict[str, Any]] = []
         seen: set[str] = set()
         query = dict(params)
-        while True:
+        for _ in range(MAX_PAGES):
             body = self.get_json(path, params=query)
             items.extend(items_of(body))
             cursor = next_cursor(cursor_of(body), seen, self.provider)
             if cursor is None:
                 return items
             query = {**params, cursor_param: cursor}
+        raise too_many_pages(self.provider, path)
 
     def _observe(self, key: str, response: requests.Response) -> None:
         if self.pacer is None:
@@ -232,6 +245,13 @@ class HttpClient:
     def _backoff(self, attempt: int) -> None:
         base = self.retry_backoff * (2 ** (attempt - 1))
         self._sleep(base * random.uniform(0.75, 1.25))
+
+
+def too_many_pages(provider: str, path: str) -> BadResponse:
+    return BadResponse(
+        f"{provider} {path} had more than {MAX_PAGES} pages; the listing was not read to its end",
+        provider=provider,
+    )
 
 
 def header_number(value: str | None) -> float | None:

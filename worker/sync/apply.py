@@ -17,8 +17,12 @@ from worker.auth.errors import NeedsReauth
 from worker.providers.errors import ProviderError, RateLimited
 from worker.storage.models import Account, LinkMapping, utcnow
 from worker.sync.account import AccountView
+from worker.sync.guard import DeadlineExceeded, RunGuard
 from worker.sync.links import DesiredLink
 from worker.sync.reconcile import Plan
+
+# What ends the whole plan rather than one write.
+STOPPING = (RateLimited, NeedsReauth, DeadlineExceeded)
 
 
 @dataclass
@@ -31,13 +35,15 @@ class Tally:
     errors: list[str] = field(default_factory=list)
 
 
-def apply_plan(view: AccountView, the_plan: Plan, tally: Tally) -> None:
-    """Counts into `tally` as it goes, so a plan stopped half-way still reports what it did."""
-    client = close_client(view.close_connection_id, view.organization_id)
+def apply_plan(view: AccountView, the_plan: Plan, tally: Tally, guard: RunGuard) -> None:
+    """Counts into `tally` as it goes, so a plan stopped half-way still reports what it did.
+    Before each write the run's lock is confirmed: a run that lost it writes nothing more."""
+    client = close_client(view.close_connection_id, view.organization_id, guard)
     for upsert in the_plan.upserts:
+        guard.confirm_lock()
         try:
             answer = client.upsert_link(upsert.link.payload())
-        except (RateLimited, NeedsReauth):
+        except STOPPING:
             raise
         except ProviderError as exc:
             tally.failed += 1
@@ -49,9 +55,10 @@ def apply_plan(view: AccountView, the_plan: Plan, tally: Tally) -> None:
         else:
             tally.updated += 1
     for source_id in the_plan.deletes:
+        guard.confirm_lock()
         try:
             client.delete_link(source_id)
-        except (RateLimited, NeedsReauth):
+        except STOPPING:
             raise
         except ProviderError as exc:
             tally.failed += 1

@@ -14,10 +14,12 @@ from worker import logs
 from worker.auth.connected import close_client, connected_client
 from worker.auth.errors import NeedsReauth
 from worker.providers import registry
+from worker.providers.close.client import IncompleteListing
 from worker.providers.errors import ProviderError, RateLimited
 from worker.storage.models import ACTIVE, NEEDS_REAUTH
 from worker.sync.account import AccountView, known_source_ids, load_account
 from worker.sync.apply import Tally, apply_plan
+from worker.sync.guard import RunGuard, RunStopped
 from worker.sync.reconcile import Desired, plan
 from worker.sync.runs import finish_run, start_run
 
@@ -31,9 +33,10 @@ class ProviderReads:
     desired: Desired = field(default_factory=Desired)
     warnings: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)  # provider -> why it failed
+    close_incomplete: bool = False  # Close's listing could not be read to its end
 
 
-def desired_links(view: AccountView) -> ProviderReads:
+def desired_links(view: AccountView, guard: RunGuard) -> ProviderReads:
     """Everything the providers ask of Close; a provider that cannot be read is held."""
     reads = ProviderReads()
     for spec in registry.SCHEDULING:
@@ -47,11 +50,11 @@ def desired_links(view: AccountView) -> ProviderReads:
             )
             continue
         try:
-            client = connected_client(spec.name, conn.id, conn.external_user)
+            client = connected_client(spec.name, conn.id, conn.external_user, guard)
             selection = spec.fetch_selection(client, view.close_user_id, conn.external_user)
         except RateLimited:
             raise
-        except ProviderError as exc:  # NeedsReauth included: the grant died mid-run
+        except ProviderError as exc:  # NeedsReauth and DeadlineExceeded included
             reads.desired.held_providers.add(spec.name)
             reads.failures[spec.name] = str(exc)
             log.warning(
@@ -71,31 +74,49 @@ def outcome_of(view: AccountView, reads: ProviderReads, tally: Tally) -> str:
     active = [p for p, c in view.connections.items() if c.state == ACTIVE]
     if reads.failures and len(reads.failures) >= len(active):
         return "error"
-    if reads.failures or tally.failed:
+    if reads.failures or tally.failed or reads.close_incomplete:
         return "partial"
     return "ok"
 
 
-def full_sync(account_id: int) -> int:
+def close_listing(view: AccountView, reads: ProviderReads, guard: RunGuard) -> list[dict]:
+    """Close's links; a listing Close would not let us read to its end is used as far as it
+    goes, with a warning, and the plan then deletes nothing."""
+    client = close_client(view.close_connection_id, view.organization_id, guard)
+    try:
+        return client.scheduling_links()
+    except IncompleteListing as exc:
+        reads.close_incomplete = True
+        reads.warnings.append(f"{exc}; nothing was deleted from Close in this sync")
+        log.warning("%s", exc, extra={"provider": "close"})
+        return exc.links
+
+
+def full_sync(account_id: int, guard: RunGuard | None = None) -> int:
     """Reconcile every link of the account; returns the SyncRun id. Raises RateLimited (after
-    recording the run) when the task should be retried after the provider's reset."""
+    recording the run) when the task should be retried after the provider's reset. `guard`
+    (the account's lock and the run's deadline) stops the run between calls."""
+    guard = guard or RunGuard()
     view = load_account(account_id)
     logs.bind(account=view.close_user_id)
     run_id = start_run(account_id)
     tally, reads = Tally(), ProviderReads()
     try:
-        reads = desired_links(view)
-        close_links = close_client(
-            view.close_connection_id, view.organization_id
-        ).scheduling_links()
+        reads = desired_links(view, guard)
+        close_links = close_listing(view, reads, guard)
         the_plan = plan(
             reads.desired,
             close_links,
             close_user_id=view.close_user_id,
             our_client_id=view.our_client_id,
             known_source_ids=known_source_ids(account_id),
+            complete=not reads.close_incomplete,
         )
-        apply_plan(view, the_plan, tally)
+        apply_plan(view, the_plan, tally, guard)
+    except RunStopped as exc:
+        finish_run(run_id, "error", tally, reads.warnings, f"stopped: {exc}")
+        log.warning("full sync of %s stopped: %s", view.close_user_id, exc)
+        return run_id
     except RateLimited as exc:
         error = f"rate limited by {exc.provider}; retrying"
         finish_run(run_id, "error", tally, reads.warnings, error)

@@ -76,7 +76,12 @@ def plan(
     close_user_id: str,
     our_client_id: str | None,
     known_source_ids: set[str],
+    complete: bool = True,
 ) -> Plan:
+    """`complete=False`: `close_links` is only part of what Close holds (its listing could not be
+    read to its end). What differs among them is still written, and a desired link not among
+    them is upserted (an upsert by source_id is harmless if it exists), but nothing is deleted:
+    what was not seen cannot be known to be unwanted."""
     mine = [link for link in close_links if link.get("user_id") == close_user_id]
     # Links Close holds from its own first-party integrations, by (source, normalized URL).
     native = {(link.get("source"), normalize_url(link.get("url"))) for link in mine}
@@ -93,7 +98,7 @@ def plan(
         native_source = registry.spec(want.provider).close_native_source
         if native_source and (native_source, normalize_url(want.url)) in native:
             # Close already shows this item through its own integration (Calendly's).
-            if have is not None:
+            if have is not None and complete:
                 result.deletes.append(sid)
             else:
                 result.unchanged += 1
@@ -105,7 +110,7 @@ def plan(
         else:
             result.unchanged += 1
 
-    for sid in ours:
+    for sid in ours if complete else ():
         if sid in desired.links or sid in desired.skipped:
             continue
         provider = provider_of(sid)

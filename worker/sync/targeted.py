@@ -7,15 +7,18 @@ from worker import logs
 from worker.auth.connected import calendly_client, close_client
 from worker.providers.calendly import NAME as CALENDLY
 from worker.providers.calendly.links import add_calendly
+from worker.providers.close.client import IncompleteListing
 from worker.providers.errors import NotFound
 from worker.sync.account import known_source_ids, load_account
 from worker.sync.apply import Tally, apply_plan
+from worker.sync.guard import RunGuard
 from worker.sync.links import Selection, source_id
 from worker.sync.reconcile import plan_one
 
 
-def sync_event_type(account_id: int, event_type_uuid: str) -> Tally:
+def sync_event_type(account_id: int, event_type_uuid: str, guard: RunGuard | None = None) -> Tally:
     """Apply one Calendly event type to Close; what we pushed for it goes if it was deleted."""
+    guard = guard or RunGuard()
     view = load_account(account_id)
     logs.bind(account=view.close_user_id, provider=CALENDLY)
     conn = view.active(CALENDLY)
@@ -23,13 +26,20 @@ def sync_event_type(account_id: int, event_type_uuid: str) -> Tally:
         return Tally()
     selection = Selection()
     try:
-        event_type = calendly_client(conn.id, conn.external_user).event_type(event_type_uuid)
+        calendly = calendly_client(conn.id, conn.external_user, guard)
+        event_type = calendly.event_type(event_type_uuid)
     except NotFound:
         event_type = None  # deleted: whatever we pushed for it goes
     sid = source_id(CALENDLY, event_type_uuid, view.close_user_id)
     if event_type is not None:
         add_calendly(selection, event_type, view.close_user_id)
-    close_links = close_client(view.close_connection_id, view.organization_id).scheduling_links()
+    try:
+        close_links = close_client(
+            view.close_connection_id, view.organization_id, guard
+        ).scheduling_links()
+    except IncompleteListing as exc:
+        # Only this one link is planned: the part of the listing read is as good as any.
+        close_links = exc.links
     the_plan = plan_one(
         sid,
         selection.links.get(sid),
@@ -40,5 +50,5 @@ def sync_event_type(account_id: int, event_type_uuid: str) -> Tally:
         skipped=sid in selection.skipped,
     )
     tally = Tally()
-    apply_plan(view, the_plan, tally)
+    apply_plan(view, the_plan, tally, guard)
     return tally

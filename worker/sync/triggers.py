@@ -11,6 +11,7 @@ a run lost with a worker is not waited for until the broker's visibility timeout
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ import redis
 from sqlalchemy import select, update
 
 from worker import queue, runtime
+from worker.celery_app import VISIBILITY_TIMEOUT
 from worker.locks import RenewingLock
 from worker.providers.errors import RateLimited
 from worker.storage.models import Account, utcnow
@@ -76,8 +78,43 @@ def request_full_syncs(account_ids: list[int]) -> list[int]:
     return []
 
 
+# A trigger whose message is still waiting in the broker is not enqueued again (CONTRACT §5
+# "Bounded queues"): the mark is set before the message is sent and cleared when a worker
+# receives it (worker/tasks/reconcile.py), so it stands exactly while the message waits. A
+# message that dies with a worker after that is re-enqueued by the stale-trigger sweep.
+WAITING_TTL = VISIBILITY_TIMEOUT
+
+
+def _waiting_key(account_id: int) -> str:
+    return f"sync:waiting:{account_id}"
+
+
 def _enqueue(account_id: int, countdown: float) -> bool:
-    return queue.try_send(queue.RECONCILE_ACCOUNT, account_id, countdown=countdown)
+    client = runtime.redis_client()
+    key = _waiting_key(account_id)
+    # The broker is this Redis: if the mark cannot be set, the send below fails and says so.
+    with contextlib.suppress(redis.RedisError):
+        client.set(key, b"1", ex=int(WAITING_TTL + (countdown or 0)))
+    if queue.try_send(queue.RECONCILE_ACCOUNT, account_id, countdown=countdown):
+        return True
+    with contextlib.suppress(redis.RedisError):
+        client.delete(key)
+    return False
+
+
+def received(account_id: int) -> None:
+    """A worker took the account's message from the broker: it no longer waits there."""
+    runtime.redis_client().delete(_waiting_key(account_id))
+
+
+def waiting(account_ids: list[int]) -> set[int]:
+    """The accounts whose sync message is still waiting in the broker."""
+    if not account_ids:
+        return set()
+    pipe = runtime.redis_client().pipeline(transaction=False)
+    for account_id in account_ids:
+        pipe.exists(_waiting_key(account_id))
+    return {a for a, found in zip(account_ids, pipe.execute(), strict=True) if found}
 
 
 def push_full_sync(client: redis.Redis, account_id: int) -> None:
@@ -85,7 +122,10 @@ def push_full_sync(client: redis.Redis, account_id: int) -> None:
     task pushed with one LPUSH (worker/queue.py `push`). If the push fails (redis.RedisError),
     the recorded trigger stays and the resync sweep enqueues it within a minute."""
     record([account_id])
-    queue.push(client, queue.RECONCILE_ACCOUNT, account_id)
+    pipe = client.pipeline(transaction=False)
+    pipe.set(_waiting_key(account_id), b"1", ex=int(WAITING_TTL))
+    queue.push(pipe, queue.RECONCILE_ACCOUNT, account_id)
+    pipe.execute()
 
 
 def pending(account_id: int) -> bool:
@@ -123,11 +163,10 @@ def take(account_id: int, seq: int) -> None:
         )
 
 
-def run_coalesced(account_id: int, run: Callable[[], object]) -> str:
-    """Run `run` under the account's lock if a trigger waits: 'busy', 'idle', 'ran', 'deferred'.
-
-    A run stopped by a rate limit leaves its trigger standing, due after the provider's reset.
-    """
+def run_coalesced(account_id: int, run: Callable[[RenewingLock], object]) -> str:
+    """Run `run(lock)` under the account's lock if a trigger waits: 'busy', 'idle', 'ran',
+    'deferred'. A run stopped by a rate limit leaves its trigger standing, due after the
+    provider's reset."""
     lock = sync_lock(account_id)
     if not lock.acquire():
         return "busy"  # the holder sees our recorded trigger when it finishes
@@ -136,7 +175,7 @@ def run_coalesced(account_id: int, run: Callable[[], object]) -> str:
         seq = claim(account_id)
         if seq is not None:
             try:
-                run()
+                run(lock)
                 outcome = "ran"
             except RateLimited as exc:
                 outcome, deferred = "deferred", exc.retry_after
@@ -148,13 +187,19 @@ def run_coalesced(account_id: int, run: Callable[[], object]) -> str:
                 take(account_id, seq)
     finally:
         lock.release()
-        # Looked at only after the lock is free: a trigger recorded at any moment of the run is
-        # seen here, or its own message finds the lock free and runs.
         if deferred is not None:
             request_full_sync(account_id, countdown=deferred)
-        elif pending(account_id):
-            _enqueue(account_id, 0)  # a failure is logged; the sweep re-enqueues it
+        else:
+            after_release(account_id)
     return outcome
+
+
+def after_release(account_id: int) -> None:
+    """Called by whoever held the account's lock, once it is free: a trigger recorded at any
+    moment while it was held (its own message found the lock taken) is enqueued now, rather
+    than waiting for the stale-trigger sweep."""
+    if pending(account_id):
+        _enqueue(account_id, 0)  # a failure is logged; the sweep re-enqueues it
 
 
 def stale_triggers(now: datetime) -> list[int]:

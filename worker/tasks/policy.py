@@ -3,7 +3,8 @@
 Every task is a `PolicyTask`: its body calls into the domain and returns an outcome; the base
 class turns the typed errors it raises into the same decisions everywhere:
 
-- `RateLimited` (or anything else carrying `retry_after`): try again after the announced wait;
+- `RateLimited` (or anything else carrying `retry_after`): try again after the announced wait
+  (in steps no longer than the broker's visibility timeout allows);
 - `NeedsReauth`: stop (the grant is marked; nothing retries it in a loop) — unless the task
   says `retry_needs_reauth` (a disconnect's clean-up waits for a reconnected Close grant);
 - the task's `retry_on` errors: try again with doubling backoff, capped, up to `max_retries`;
@@ -18,6 +19,7 @@ from celery import Task
 
 from worker.auth.errors import NeedsReauth
 from worker.providers.errors import ProviderError
+from worker.queue import bounded_countdown
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class PolicyTask(Task):
         except Exception as exc:
             wait = getattr(exc, "retry_after", None)
             if wait is not None:
-                raise self.retry(countdown=wait, exc=exc) from exc
+                raise self.retry(countdown=bounded_countdown(wait), exc=exc) from exc
             if isinstance(exc, self.retry_on):
                 countdown = self.backoff.after(self.request.retries)
                 raise self.retry(countdown=countdown, exc=exc) from exc

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.signals import task_received
 from sqlalchemy import select
 
-from worker import runtime
+from worker import queue, runtime
 from worker.storage.models import ACTIVE, Account, Connection, utcnow
 from worker.sync import triggers
 from worker.sync.account import AccountNotSyncable
 from worker.sync.full import full_sync
+from worker.sync.guard import RunGuard, RunStopped
 from worker.sync.targeted import sync_event_type
 from worker.tasks.policy import Backoff, PolicyTask
 
@@ -20,13 +22,24 @@ log = logging.getLogger(__name__)
 SWEEP_SPREAD_SECONDS = 55.0
 
 
+@task_received.connect
+def _taken_from_the_broker(request: object = None, **_kwargs: object) -> None:
+    # Runs in the worker as it takes a message, before the task runs (worker/sync/triggers.py).
+    if getattr(request, "name", None) == queue.RECONCILE_ACCOUNT:
+        args = getattr(request, "args", None) or ()
+        if args and isinstance(args[0], int):
+            triggers.received(args[0])
+
+
 # A rate limit is not retried by the policy here: run_coalesced leaves the trigger standing,
 # due after the provider's reset, and enqueues it for then.
 @shared_task(base=PolicyTask, retry_on=())
 def reconcile_account(account_id: int) -> str:
     """A full reconcile of one account, at most one at a time; extra triggers coalesce."""
     try:
-        outcome = triggers.run_coalesced(account_id, lambda: full_sync(account_id))
+        outcome = triggers.run_coalesced(
+            account_id, lambda lock: full_sync(account_id, RunGuard(lock))
+        )
     except AccountNotSyncable as exc:
         log.info("skipped sync: %s", exc, extra={"outcome": "not_syncable"})
         return "not_syncable"
@@ -45,12 +58,16 @@ def sync_calendly_event_type(account_id: int, event_type_uuid: str) -> str:
         triggers.request_full_sync(account_id)
         return "coalesced"
     try:
-        sync_event_type(account_id, event_type_uuid)
+        sync_event_type(account_id, event_type_uuid, RunGuard(lock))
     except AccountNotSyncable as exc:
         log.info("skipped event type sync: %s", exc)
         return "not_syncable"
+    except RunStopped as exc:
+        log.warning("event type sync stopped: %s", exc)  # the next full sync covers it
+        return "stopped"
     finally:
         lock.release()
+        triggers.after_release(account_id)
     return "ok"
 
 
@@ -74,6 +91,9 @@ def resync_sweep() -> int:
             )
         )
     stale = [a for a in triggers.stale_triggers(now) if not triggers.sync_running(a)]
+    # A trigger whose message still waits in the broker is not enqueued again (bounded queue).
+    still_waiting = triggers.waiting(stale)
+    stale = [a for a in stale if a not in still_waiting]
     step = SWEEP_SPREAD_SECONDS / max(len(due), 1)
     for i, account_id in enumerate(due):
         triggers.request_full_sync(account_id, countdown=round(i * step, 2))
