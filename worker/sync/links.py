@@ -26,11 +26,13 @@ class DesiredLink:
     description: str | None
     duration_in_minutes: int | None
     source_type: str
+    # The source's own slug: not sent to Close, only matched by team links (CONTRACT §6).
+    slug: str | None = None
 
     def payload(self) -> dict[str, Any]:
         """The body of `POST /scheduling_link/integration/`."""
         body = asdict(self)
-        del body["provider"], body["external_id"]
+        del body["provider"], body["external_id"], body["slug"]
         return body
 
 
@@ -96,6 +98,7 @@ def add_calendly(selection: Selection, event_type: dict[str, Any], close_user_id
         description=_blank_to_none(event_type.get("description_plain")),
         duration_in_minutes=event_type.get("duration"),
         source_type=calendly_source_type(event_type),
+        slug=event_type.get("slug"),
     )
 
 
@@ -129,6 +132,7 @@ def add_savvycal(
         description=_blank_to_none(link.get("description")),
         duration_in_minutes=savvycal_duration(link),
         source_type="SavvyCal",
+        slug=slug,
     )
 
 
