@@ -46,6 +46,7 @@ def _task_modules() -> list[str]:
         "worker.tasks.refresh",
         "worker.tasks.disconnect",
         "worker.tasks.webhooks",
+        "worker.tasks.team_links",
     ]
 
 

@@ -28,6 +28,7 @@ from worker.storage.models import (
     SyncRun,
     utcnow,
 )
+from worker.sync import team_link_hooks
 from worker.sync.links import (
     DesiredLink,
     Selection,
@@ -257,6 +258,7 @@ def full_sync(account_id: int) -> int:
             known_source_ids=known_source_ids(account_id),
         )
         apply_plan(view, the_plan, tally)
+        team_link_hooks.after_full_sync(account_id, desired)  # CONTRACT §6; never raises
     except RateLimited as exc:
         finish_run(run_id, "error", tally, warnings, f"rate limited by {exc.provider}; retrying")
         raise
@@ -317,4 +319,5 @@ def sync_event_type(account_id: int, event_type_uuid: str) -> Tally:
     )
     tally = Tally()
     apply_plan(view, the_plan, tally)
+    team_link_hooks.after_event_type_sync(account_id, selection.links.get(sid), the_plan)  # §6
     return tally
