@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from worker import runtime
 from worker.auth.tokens import NeedsReauth
+from worker.locks import RenewingLock
 from worker.providers.close.shared_links import SharedLinks
 from worker.providers.errors import Forbidden, NotFound, ProviderError, RateLimited
 from worker.storage.models import (
@@ -44,7 +45,7 @@ from worker.sync.team_links import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-LOCK_SECONDS = 120
+LOCK_SECONDS = 60  # renewed while held
 LOCK_WAIT_SECONDS = 20
 DELETED_IN_CLOSE = "the shared link was deleted in Close; delete this team link and create it again"
 
@@ -69,10 +70,8 @@ class TeamLinkTarget:
     created_by: int | None
 
 
-def rep_lock(account_id: int):  # noqa: ANN201 - a redis Lock
-    return runtime.redis_client().lock(
-        f"schedsync:team-links:rep:{account_id}", timeout=LOCK_SECONDS
-    )
+def rep_lock(account_id: int) -> RenewingLock:
+    return RenewingLock(runtime.redis_client(), f"lock:team-links:{account_id}", ttl=LOCK_SECONDS)
 
 
 def load_rep(session, account_id: int) -> Rep | None:  # noqa: ANN001
@@ -119,12 +118,12 @@ def map_rep(account_id: int, held: Iterable[str] = ()) -> int:
     """Make every active team link of the rep's organization resolve by its rule for this rep;
     returns how many changes were sent. Raises RepBusy, RateLimited."""
     lock = rep_lock(account_id)
-    if not lock.acquire(blocking=True, blocking_timeout=LOCK_WAIT_SECONDS):
+    if not lock.acquire(blocking=True, timeout=LOCK_WAIT_SECONDS):
         raise RepBusy(f"team links of account {account_id} are being mapped")
     try:
         return _map_rep_locked(account_id, set(held))
     finally:
-        _release(lock, account_id)
+        lock.release()
 
 
 def _map_rep_locked(account_id: int, held: set[str]) -> int:
@@ -160,7 +159,7 @@ def _map_rep_locked(account_id: int, held: set[str]) -> int:
 def unmap_for_deletion(account_id: int, team_link_id: int) -> None:
     """Unmap one rep from a team link being deleted; failures are the caller's to retry."""
     lock = rep_lock(account_id)
-    if not lock.acquire(blocking=True, blocking_timeout=LOCK_WAIT_SECONDS):
+    if not lock.acquire(blocking=True, timeout=LOCK_WAIT_SECONDS):
         raise RepBusy(f"team links of account {account_id} are being mapped")
     try:
         with runtime.session_scope() as session:
@@ -175,14 +174,7 @@ def unmap_for_deletion(account_id: int, team_link_id: int) -> None:
         _with_grant(rep, target, lambda api: api.unmap(org, target.shared_link_id, user))
         record(account_id, team_link_id, UNMATCHED, None)
     finally:
-        _release(lock, account_id)
-
-
-def _release(lock, account_id: int) -> None:  # noqa: ANN001
-    try:
         lock.release()
-    except Exception:  # expired meanwhile: nothing of ours to release
-        log.debug("team-link lock of account %s had expired", account_id)
 
 
 def send_change(rep: Rep, target: TeamLinkTarget, change: MappingChange) -> None:
