@@ -44,6 +44,7 @@ def create_app(config: Settings | dict[str, Any] | None = None, **extra: Any) ->
         logs,
         pages,
         signin,
+        team_links_page,
         webhooks,
     )
     from web.cli import register_cli
@@ -52,7 +53,16 @@ def create_app(config: Settings | dict[str, Any] | None = None, **extra: Any) ->
     logs.configure_logging(settings)
     errors.init_errors(app)
     init_csrf(app)
-    for module in (health, pages, signin, connections, webhooks, admin, admin_team_links):
+    for module in (
+        health,
+        pages,
+        signin,
+        connections,
+        webhooks,
+        admin,
+        admin_team_links,
+        team_links_page,
+    ):
         app.register_blueprint(module.bp)
     register_cli(app)
     return app
