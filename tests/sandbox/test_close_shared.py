@@ -120,3 +120,20 @@ def test_the_sandbox_page_shows_each_shared_link_with_its_mappings(sb):
 
     assert "<code>intro</code>" in page
     assert "alice@example.com → Intro" in page
+
+
+def test_the_control_api_grants_the_permission_and_deletes_a_shared_link_by_hand(sb):
+    alice = headers_of(sb, "alice@example.com")
+    granted = sb.patch(
+        "/_sandbox/close/users/alice@example.com", json={"manage_customizations": True}
+    )
+    assert granted.get_json()["manage_customizations"] is True
+
+    shared = sb.post(
+        f"{API}/shared_scheduling_link/", json={"name": "Intro"}, headers=alice
+    ).get_json()
+    assert [s["id"] for s in sb.get("/_sandbox/state").get_json()["close"]["shared_links"]] == [
+        shared["id"]
+    ]
+    assert sb.delete(f"/_sandbox/close/shared_links/{shared['id']}").status_code == 204
+    assert sb.get(f"{API}/shared_scheduling_link/{shared['id']}/", headers=alice).status_code == 404
