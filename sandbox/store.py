@@ -262,10 +262,8 @@ class Store:
         key = (link.oauth_client_id or "", link.source_id or "")
         if self.close_integration_index.get(key) == link_id:
             del self.close_integration_index[key]
-        # A mapping to a link that is gone resolves to nothing.
-        for shared in self.close_shared_links.values():
-            if shared.mappings.get(link.user_id) == link_id:
-                del shared.mappings[link.user_id]
+        # Mappings to it are kept: Close documents no cascade, so the sandbox assumes none and an
+        # integration must unmap (or re-map) explicitly.
         return link
 
     def move_close_link(self, link: CloseLink, user: CloseUser) -> None:
