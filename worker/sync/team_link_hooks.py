@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 
 from worker import runtime
 from worker.storage.models import (
@@ -33,13 +33,22 @@ def after_full_sync(account_id: int, desired: Desired) -> None:
     Close grant is gone but who is still mapped) if the organization has team links."""
     try:
         with runtime.session_scope() as session:
-            for row in session.scalars(
-                select(LinkMapping).where(LinkMapping.account_id == account_id)
-            ):
-                link = desired.links.get(row.source_id)
-                held = link is None or link.provider in desired.held_providers
-                if not held and row.slug != link.slug:
-                    row.slug = link.slug
+            # Columns, not ORM objects, and one bulk update of the rows whose slug differs:
+            # after the first sync with slugs this writes nothing.
+            rows = session.execute(
+                select(LinkMapping.id, LinkMapping.source_id, LinkMapping.slug).where(
+                    LinkMapping.account_id == account_id
+                )
+            )
+            changed = [
+                {"id": row.id, "slug": link.slug}
+                for row in rows
+                if (link := desired.links.get(row.source_id)) is not None
+                and link.provider not in desired.held_providers
+                and row.slug != link.slug
+            ]
+            if changed:
+                session.execute(update(LinkMapping), changed)
             organization_id = session.scalar(
                 select(Account.organization_id).where(Account.id == account_id)
             )
