@@ -116,7 +116,7 @@ def active_team_links(session, organization_id: str) -> list[TeamLink]:  # noqa:
 
 def map_rep(account_id: int, held: Iterable[str] = ()) -> int:
     """Make every active team link of the rep's organization resolve by its rule for this rep;
-    returns how many changes were sent. Raises RepBusy, RateLimited."""
+    returns how many changes were made (sent to Close or recorded). Raises RepBusy, RateLimited."""
     lock = rep_lock(account_id)
     if not lock.acquire(blocking=True, timeout=LOCK_WAIT_SECONDS):
         raise RepBusy(f"team links of account {account_id} are being mapped")
