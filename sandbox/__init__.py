@@ -35,11 +35,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # keep payloads in the providers' own field order
     app.extensions["sandbox"] = Sandbox(settings)
 
-    from . import (  # noqa: F401  (calendly_subscriptions and control_data add routes)
+    from . import (  # noqa: F401  (calendly_subscriptions, close_shared, control_data add routes)
         calendly_api,
         calendly_auth,
         calendly_subscriptions,
         close,
+        close_shared,
         control,
         control_data,
         pages,

@@ -80,6 +80,7 @@ def state_json(sandbox: Sandbox, base: str) -> dict[str, Any]:
                 "organizations": [vars(o) for o in store.close_orgs.values()],
                 "users": [vars(u) for u in store.close_users.values()],
                 "links": [close_link_json(link, base) for link in store.close_links.values()],
+                "shared_links": [vars(s) for s in store.close_shared_links.values()],
                 "oauth_client_id": sandbox.settings["CLOSE_OAUTH_CLIENT_OBJECT_ID"],
             },
             "calendly": {

@@ -195,3 +195,27 @@ def delete_close_link_route(link_id: str) -> Any:
         if store.remove_close_link(link_id) is None:
             return _not_found("Close link")
     return Response(status=204)
+
+
+@bp.patch("/close/users/<ref>")
+def update_close_user_route(ref: str) -> Any:
+    """`{"manage_customizations": true}` lets the user manage shared links (team links)."""
+    store = current_sandbox().store
+    body = body_json()
+    with store.lock:
+        user = store.close_user_by_ref(ref)
+        if user is None:
+            return _not_found("Close user")
+        if "manage_customizations" in body:
+            user.manage_customizations = bool(body["manage_customizations"])
+        return jsonify(vars(user))
+
+
+@bp.delete("/close/shared_links/<link_id>")
+def delete_shared_link_route(link_id: str) -> Any:
+    """A shared link deleted by hand in Close."""
+    store = current_sandbox().store
+    with store.lock:
+        if store.close_shared_links.pop(link_id, None) is None:
+            return _not_found("shared link")
+    return Response(status=204)

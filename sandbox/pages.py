@@ -45,10 +45,23 @@ def index() -> Any:
             scheduling_url=lambda e: scheduling_url(e, base),
             booking_url=lambda link: savvy_booking_url(store, link, base),
             subscriptions=list(store.webhook_subscriptions.values()),
+            shared_links=_shared_links(store),
             deliveries=list(reversed(sandbox.deliverer.attempts[-15:])),
             message=request.args.get("msg"),
             error=request.args.get("error"),
         )
+
+
+def _shared_links(store: Store) -> list[dict[str, Any]]:
+    """Each shared link with, per user, the user link its template tag resolves to."""
+    rows = []
+    for shared in store.close_shared_links.values():
+        mappings = []
+        for user_id, link_id in shared.mappings.items():
+            user, link = store.close_users.get(user_id), store.close_links.get(link_id)
+            mappings.append({"user": user.email if user else user_id, "link": link})
+        rows.append({"link": shared, "mappings": mappings})
+    return rows
 
 
 def _people(store: Store) -> list[dict[str, Any]]:

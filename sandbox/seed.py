@@ -100,6 +100,10 @@ def seed_demo(store: Store) -> None:
 
     _demo_savvycal_links(store, people, at)
     _demo_close_links(store, people)
+    # A Close admin (Manage Customizations) with no scheduling accounts: the only demo user
+    # Close lets create team links (shared scheduling links). Made last, so the ids above stay.
+    admin = _close_user(store, close_org, "Dana", "Diaz", "dana@example.com", at)
+    admin.manage_customizations = True
 
 
 def _demo_savvycal_links(store: Store, people: dict[str, Any], at: float) -> None:

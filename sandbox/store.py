@@ -32,6 +32,22 @@ class CloseUser:
     last_name: str
     organization_id: str
     created_at: float
+    # Close's "Manage Customizations" permission: needed to create, change or delete a shared
+    # link, and to map one for another user.
+    manage_customizations: bool = False
+
+
+@dataclass
+class CloseSharedLink:
+    """A `SHARED` scheduling link: one template tag, resolved per user through its mappings."""
+
+    id: str
+    organization_id: str
+    name: str
+    template_tag: str
+    description: str | None = None
+    # user id -> the user link id it resolves to for that user
+    mappings: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -206,6 +222,7 @@ class Store:
         self.close_links_by_user: dict[str, dict[str, CloseLink]] = {}
         # (oauth client object id, source_id) -> link id: Close's upsert key for integrations.
         self.close_integration_index: dict[tuple[str, str], str] = {}
+        self.close_shared_links: dict[str, CloseSharedLink] = {}
         self.calendly_orgs: dict[str, CalendlyOrg] = {}
         self.calendly_users: dict[str, CalendlyUser] = {}
         self.event_types: dict[str, EventType] = {}
@@ -245,6 +262,8 @@ class Store:
         key = (link.oauth_client_id or "", link.source_id or "")
         if self.close_integration_index.get(key) == link_id:
             del self.close_integration_index[key]
+        # Mappings to it are kept: Close documents no cascade, so the sandbox assumes none and an
+        # integration must unmap (or re-map) explicitly.
         return link
 
     def move_close_link(self, link: CloseLink, user: CloseUser) -> None:

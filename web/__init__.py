@@ -35,14 +35,34 @@ def create_app(config: Settings | dict[str, Any] | None = None, **extra: Any) ->
         PREFERRED_URL_SCHEME="https" if settings.is_production else "http",
     )
 
-    from web import admin, connections, errors, health, logs, pages, signin, webhooks
+    from web import (
+        admin,
+        admin_team_links,
+        connections,
+        errors,
+        health,
+        logs,
+        pages,
+        signin,
+        team_links_page,
+        webhooks,
+    )
     from web.cli import register_cli
     from web.csrf import init_csrf
 
     logs.configure_logging(settings)
     errors.init_errors(app)
     init_csrf(app)
-    for module in (health, pages, signin, connections, webhooks, admin):
+    for module in (
+        health,
+        pages,
+        signin,
+        connections,
+        webhooks,
+        admin,
+        admin_team_links,
+        team_links_page,
+    ):
         app.register_blueprint(module.bp)
     register_cli(app)
     return app

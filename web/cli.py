@@ -21,6 +21,7 @@ def db_upgrade() -> None:
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(db_cli)
-    from web import admin_cli
+    from web import admin_cli, team_links_cli
 
     admin_cli.register(app)
+    app.cli.add_command(team_links_cli.team_links)

@@ -62,14 +62,16 @@ def _task_modules() -> list[str]:
         "worker.tasks.refresh",
         "worker.tasks.disconnect",
         "worker.tasks.webhooks",
+        "worker.tasks.team_links",
     ]
 
 
 def apply_settings(app: Celery, settings) -> None:
     """Point an existing app at new settings (tests, and `create_app(config)`)."""
     if app.conf.broker_url != settings.redis_url:
-        # Connections to the old broker must not be reused for the new one.
-        app.close()
+        # Connections to the old broker must not be reused for the new one. (Not app.close():
+        # that also forgets the app, and tasks defined later would never be registered on it.)
+        app._pool = None
         app.amqp._producer_pool = None
     app.conf.broker_url = settings.redis_url
     app.conf.task_always_eager = settings.celery_always_eager

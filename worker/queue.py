@@ -17,6 +17,7 @@ False); the caller decides whether a recorded trigger makes that harmless.
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import logging
 import os
@@ -35,6 +36,9 @@ SYNC_EVENT_TYPE = "worker.tasks.reconcile.sync_calendly_event_type"
 REFRESH_TOKEN = "worker.tasks.refresh.refresh_token_of"
 ENSURE_SUBSCRIPTION = "worker.tasks.webhooks.ensure_subscription"
 DISCONNECT = "worker.tasks.disconnect.disconnect_connection"
+MAP_REP_LINKS = "worker.tasks.team_links.map_rep_links"
+MAP_TEAM_LINK_REPS = "worker.tasks.team_links.map_team_link_reps"
+DELETE_TEAM_LINK = "worker.tasks.team_links.delete_team_link"
 
 # What a broker that is down, unreachable or refusing raises through Celery and kombu.
 BROKER_FAILURES = (redis.RedisError, OSError, kombu.exceptions.KombuError)
@@ -52,7 +56,8 @@ def _ensure_registered() -> None:
     # task's own apply_async (which honours eager mode) rather than a by-name send.
     global _registered
     if not _registered:
-        celery_app.loader.import_default_modules()
+        for module in celery_app.conf.include:
+            importlib.import_module(module)
         _registered = True
 
 

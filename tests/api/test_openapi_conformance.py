@@ -17,7 +17,15 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from tests.conftest import add_account
 from web.errors import MACHINE_PREFIXES
 from worker import runtime
-from worker.storage.models import Account, LinkMapping, SyncRun, WebhookSubscription, utcnow
+from worker.storage.models import (
+    Account,
+    LinkMapping,
+    SyncRun,
+    TeamLink,
+    TeamLinkMapping,
+    WebhookSubscription,
+    utcnow,
+)
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 ADMIN = {"Authorization": "Bearer test-admin-token"}  # tests/conftest.py's admin_token
@@ -61,6 +69,29 @@ def seed_known_account() -> None:
                 url="https://calendly.com/a/30min",
                 close_link_id="schlnk_1",
                 pushed_at=now,
+            )
+        )
+        # Team link 1 (the description's example id), mapped for user_A.
+        session.add(
+            TeamLink(
+                id=1,
+                organization_id="orga_1",
+                name="Intro call",
+                calendly_slug="30min",
+                close_shared_link_id="schlnk_shared",
+                template_tag="intro_call",
+                state="active",
+            )
+        )
+        session.flush()
+        session.add(
+            TeamLinkMapping(
+                team_link_id=1,
+                account_id=account_id,
+                state="mapped",
+                provider="calendly",
+                source_id="calendly:AAAAAAAAAAAAAAAA:user_A",
+                close_link_id="schlnk_1",
             )
         )
 

@@ -33,6 +33,7 @@ def test_a_new_provider_missing_parts_is_named():
     bare = ProviderSpec(
         name="acme",
         display_name="",
+        item_noun="thing",
         oauth=None,  # type: ignore[arg-type]
         client_class=HttpClient,
         api_url=lambda settings: "https://api.acme.test",

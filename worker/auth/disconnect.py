@@ -24,6 +24,7 @@ from worker.storage.models import (
     LinkMapping,
     utcnow,
 )
+from worker.sync import team_link_hooks
 from worker.sync.links import provider_of
 from worker.sync.reconcile import is_ours
 
@@ -99,6 +100,7 @@ def clean_up(connection_id: int, connect_count: int) -> None:
     logs.bind(provider=conn.provider)
     if registry.spec(conn.provider).has_link_webhooks:
         subscriptions.delete_all(conn.id, conn.external_user_id, conn.external_org_id)
+    team_link_hooks.after_disconnect(conn.account_id)  # CONTRACT §6: re-map or unmap
     deleted = delete_links(_current(connection_id, connect_count))
     revoke_tokens(_current(connection_id, connect_count))
     log.info(

@@ -29,6 +29,7 @@ class CalendlyEventTypeSchema(_Lenient):
     pooling_type = _opt_str()
     type = _opt_str()
     description_plain = _opt_str()
+    slug = _opt_str()  # what a team link's calendly_slug is matched against (CONTRACT §6)
     deleted_at = _opt_str()
     secret = fields.Boolean(allow_none=True, load_default=None)
 
@@ -82,6 +83,15 @@ class CloseLinkSchema(_Lenient):
     description = _opt_str()
     source_type = _opt_str()
     duration_in_minutes = fields.Integer(allow_none=True, load_default=None)
+
+
+class CloseSharedLinkSchema(_Lenient):
+    id = fields.String(required=True)
+    name = _opt_str()
+    description = _opt_str()
+    template_tag = _opt_str()
+    organization_id = _opt_str()
+    type = _opt_str()
 
 
 def load(schema: Schema, data: Any, provider: str, what: str) -> dict[str, Any]:

@@ -33,6 +33,7 @@ FetchSelection = Callable[[Any, str, str | None], Any]
 class ProviderSpec:
     name: str  # as stored in Connection.provider and in a link's source_id
     display_name: str
+    item_noun: str  # what one of its items is called: "event type", "link"
     # Its OAuth dialect, built from the settings.
     oauth: Callable[[Settings], OAuthProvider]
     client_class: type[HttpClient]
@@ -54,7 +55,7 @@ class ProviderSpec:
         return settings.provider_configured(self.name)
 
 
-REQUIRED = ("name", "display_name", "oauth", "client_class", "api_url", "identity")
+REQUIRED = ("name", "display_name", "item_noun", "oauth", "client_class", "api_url", "identity")
 
 
 def missing_parts(spec: ProviderSpec, *, scheduling: bool) -> list[str]:

@@ -155,6 +155,9 @@ class LinkMapping(Base):
     name: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
     close_link_id: Mapped[str | None] = mapped_column(String(64))
+    # The source's own slug (Calendly event type `slug`, SavvyCal link `slug`): what a team
+    # link's rule matches on (CONTRACT §6).
+    slug: Mapped[str | None] = mapped_column(String(255))
     pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -183,3 +186,51 @@ class SyncRun(Base):
     @warnings.setter
     def warnings(self, value: list[str]) -> None:
         self.warnings_json = json.dumps(value)
+
+
+class TeamLink(Base):
+    """A Close shared scheduling link that schedsync created and keeps mapped (CONTRACT §6)."""
+
+    __tablename__ = "team_links"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    calendly_slug: Mapped[str | None] = mapped_column(String(255))
+    savvycal_slug: Mapped[str | None] = mapped_column(String(255))
+    close_shared_link_id: Mapped[str | None] = mapped_column(String(64))
+    template_tag: Mapped[str | None] = mapped_column(String(255))
+    # creating (row reserved, Close not yet answered) | active | error (e.g. the shared link
+    # was deleted in Close by hand) | deleting (unmapping everyone, then deleting it)
+    state: Mapped[str] = mapped_column(String(16), default="creating")
+    error: Mapped[str | None] = mapped_column(Text)
+    # Whose grant created the shared link: tried first when an admin's grant is needed again.
+    created_by_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TeamLinkMapping(Base):
+    """What schedsync last mapped a team link to for one rep: Close has no way to read it back."""
+
+    __tablename__ = "team_link_mappings"
+    __table_args__ = (UniqueConstraint("team_link_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_link_id: Mapped[int] = mapped_column(
+        ForeignKey("team_links.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    # mapped | unmatched | error; no row yet = pending
+    state: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str | None] = mapped_column(String(16))
+    source_id: Mapped[str | None] = mapped_column(String(512))
+    # The Close user link the shared link resolves to for this rep; None = unmapped in Close.
+    close_link_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -17,6 +17,7 @@ from worker.providers import registry
 from worker.providers.close.client import IncompleteListing
 from worker.providers.errors import ProviderError, RateLimited
 from worker.storage.models import ACTIVE, NEEDS_REAUTH
+from worker.sync import team_link_hooks
 from worker.sync.account import AccountView, known_source_ids, load_account
 from worker.sync.apply import Tally, apply_plan
 from worker.sync.guard import RunGuard, RunStopped
@@ -113,6 +114,7 @@ def full_sync(account_id: int, guard: RunGuard | None = None) -> int:
             complete=not reads.close_incomplete,
         )
         apply_plan(view, the_plan, tally, guard)
+        team_link_hooks.after_full_sync(account_id, reads.desired)  # CONTRACT §6; never raises
     except RunStopped as exc:
         finish_run(run_id, "error", tally, reads.warnings, f"stopped: {exc}")
         log.warning("full sync of %s stopped: %s", view.close_user_id, exc)

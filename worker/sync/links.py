@@ -21,11 +21,13 @@ class DesiredLink:
     description: str | None
     duration_in_minutes: int | None
     source_type: str
+    # The source's own slug: not sent to Close, only matched by team links (CONTRACT §6).
+    slug: str | None = None
 
     def payload(self) -> dict[str, Any]:
         """The body of `POST /scheduling_link/integration/`."""
         body = asdict(self)
-        del body["provider"], body["external_id"]
+        del body["provider"], body["external_id"], body["slug"]
         return body
 
 

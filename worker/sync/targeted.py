@@ -9,6 +9,7 @@ from worker.providers.calendly import NAME as CALENDLY
 from worker.providers.calendly.links import add_calendly
 from worker.providers.close.client import IncompleteListing
 from worker.providers.errors import NotFound
+from worker.sync import team_link_hooks
 from worker.sync.account import known_source_ids, load_account
 from worker.sync.apply import Tally, apply_plan
 from worker.sync.guard import RunGuard
@@ -51,4 +52,5 @@ def sync_event_type(account_id: int, event_type_uuid: str, guard: RunGuard | Non
     )
     tally = Tally()
     apply_plan(view, the_plan, tally, guard)
+    team_link_hooks.after_event_type_sync(account_id, selection.links.get(sid), the_plan)  # §6
     return tally

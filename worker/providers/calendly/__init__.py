@@ -11,6 +11,7 @@ NAME = "calendly"
 SPEC = ProviderSpec(
     name=NAME,
     display_name="Calendly",
+    item_noun="event type",
     oauth=oauth.dialect,
     client_class=CalendlyClient,
     api_url=lambda settings: settings.calendly_api_url,

@@ -51,6 +51,7 @@ def add_calendly(selection: Selection, event_type: dict[str, Any], close_user_id
         description=blank_to_none(event_type.get("description_plain")),
         duration_in_minutes=event_type.get("duration"),
         source_type=calendly_source_type(event_type),
+        slug=event_type.get("slug"),
     )
 
 

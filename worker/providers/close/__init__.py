@@ -11,6 +11,7 @@ NAME = "close"
 SPEC = ProviderSpec(
     name=NAME,
     display_name="Close",
+    item_noun="scheduling link",
     oauth=oauth.dialect,
     client_class=CloseClient,
     api_url=lambda settings: settings.close_api_url,

@@ -12,6 +12,7 @@ NAME = "savvycal"
 SPEC = ProviderSpec(
     name=NAME,
     display_name="SavvyCal",
+    item_noun="link",
     oauth=oauth.dialect,
     client_class=SavvyCalClient,
     api_url=lambda settings: settings.savvycal_api_url,

@@ -39,6 +39,7 @@ def add_savvycal(
         description=blank_to_none(link.get("description")),
         duration_in_minutes=savvycal_duration(link),
         source_type="SavvyCal",
+        slug=slug,
     )
 
 

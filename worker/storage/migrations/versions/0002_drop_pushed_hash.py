@@ -1,14 +1,14 @@
 """drop link_mappings.pushed_hash: written on every push, never read (what Close holds is
 compared field by field instead, CONTRACT §4 "Comparing")
 
-Revision ID: 0008
+Revision ID: 0002
 Revises: 0001
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
