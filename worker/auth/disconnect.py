@@ -2,7 +2,11 @@
 the Calendly webhook subscriptions, this provider's links in Close, then the tokens.
 
 The web request already marked the connection `disconnected`, so no reconcile pushes for it
-again. Each step is safe to repeat; the task retries the whole clean-up until it is done.
+again, and recorded the clean-up: each step is safe to repeat, and worker/auth/cleanups.py retries
+the whole clean-up until it is done. A dead Close grant does not stop it: the subscription and the
+tokens go all the same, and the links stay in Close until the account's next full sync after the
+rep signs in with Close again (a full sync wants nothing of a disconnected provider, and the link
+mappings kept here name them as ours).
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ import logging
 from sqlalchemy import delete, select, update
 
 from worker import logs, runtime
+from worker.auth import cleanups
+from worker.auth.cleanups import Superseded
 from worker.auth.connected import close_client
-from worker.auth.errors import NoCloseGrant
+from worker.auth.errors import NeedsReauth, NoCloseGrant
 from worker.calendly import subscriptions
 from worker.providers import oauth, registry
 from worker.storage.models import (
@@ -28,10 +34,6 @@ from worker.sync.links import provider_of
 from worker.sync.reconcile import is_ours
 
 log = logging.getLogger(__name__)
-
-
-class Superseded(Exception):
-    """The rep connected again since: this clean-up must not touch the new grant."""
 
 
 def _current(connection_id: int, connect_count: int) -> Connection:
@@ -89,6 +91,7 @@ def revoke_tokens(conn: Connection) -> None:
                 token_expires_at=None,
                 webhook_state="none",
                 updated_at=utcnow(),
+                **cleanups.done_values(),
             )
             .execution_options(synchronize_session=False)
         )
@@ -99,11 +102,24 @@ def clean_up(connection_id: int, connect_count: int) -> None:
     logs.bind(provider=conn.provider)
     if registry.spec(conn.provider).has_link_webhooks:
         subscriptions.delete_all(conn.id, conn.external_user_id, conn.external_org_id)
-    deleted = delete_links(_current(connection_id, connect_count))
+    try:
+        deleted = delete_links(_current(connection_id, connect_count))
+    except (NoCloseGrant, NeedsReauth) as exc:
+        # Nothing can write to Close for this account now, and waiting for a new sign-in must not
+        # keep the provider's grant alive (CONTRACT §5 "Durable clean-up").
+        log.warning(
+            "disconnect of %s (connection %s): Close cannot be written (%s); its links stay in "
+            "Close until the account's next full sync after the rep signs in with Close again",
+            conn.provider,
+            connection_id,
+            exc,
+        )
+        deleted = None
     revoke_tokens(_current(connection_id, connect_count))
-    log.info(
-        "disconnected %s of connection %s: %d links removed from Close",
-        conn.provider,
-        connection_id,
-        deleted,
-    )
+    if deleted is not None:
+        log.info(
+            "disconnected %s of connection %s: %d links removed from Close",
+            conn.provider,
+            connection_id,
+            deleted,
+        )
