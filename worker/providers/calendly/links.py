@@ -71,9 +71,9 @@ def in_users_listing(
 ) -> bool:
     """Would the user's own `GET /event_types?user=` listing show this event type (CONTRACT §4)?
 
-    A personal type whose profile owner is the user always is, so the common case costs no call.
-    Anything else (a team type, a colleague's type, no profile) is looked for in the listing: a
-    team type the user no longer hosts is still readable by uuid but is not theirs any more.
+    A personal type whose profile owner is the user always is, so the common case costs no extra
+    call. Anything else (a team type, a colleague's type, no profile) is looked for in the
+    listing: a team type the user no longer hosts is still readable by uuid but is not theirs.
     """
     profile = event_type.get("profile") or {}
     owner = profile.get("owner")
