@@ -295,3 +295,24 @@ def test_the_broker_losing_its_messages_loses_the_markers_too_so_the_sweep_sends
 def test_the_retry_delay_doubles_from_a_minute_to_an_hour_and_honours_retry_after():
     assert [cleanups.retry_delay(n) for n in (1, 2, 3, 7, 50)] == [60, 120, 240, 3600, 3600]
     assert cleanups.retry_delay(1, retry_after=300) == 300
+
+
+def test_the_page_offers_disconnect_again_while_a_clean_up_is_pending(
+    client, account, broker, mocked
+):
+    sign_in_as(client, account)
+    client.post("/connections/calendly/disconnect", data={"csrf_token": csrf(client)})
+    row = calendly_row()
+    close_is_down(mocked)
+    disconnect_connection(row.id, row.connect_count)
+
+    page = client.get("/").get_data(as_text=True)
+    assert "has not finished yet; it is retried automatically" in page
+    assert 'action="/connections/calendly/disconnect"' in page
+
+    everything_answers(mocked)
+    disconnect_connection(row.id, row.connect_count)
+    page = client.get("/").get_data(as_text=True)
+    assert "has not finished yet" not in page
+    assert 'action="/connections/calendly/disconnect"' not in page
+    assert 'action="/connections/savvycal/disconnect"' in page  # still connected
