@@ -29,6 +29,9 @@ from worker.sync.team_link_lifecycle import (
     mark_deleting,
 )
 
+# The largest id a database integer column holds (SQLite and PostgreSQL alike).
+MAX_ID = 2**63 - 1
+
 bp = Blueprint("admin_team_links", __name__, url_prefix="/admin/team_links")
 bp.before_request(require_admin_token)
 
@@ -106,6 +109,8 @@ def create():
 
 @bp.delete("/<int:team_link_id>")
 def delete(team_link_id: int):
+    if team_link_id > MAX_ID:  # no row has it, and the database cannot even compare it
+        return json_error(404, "not_found", "No team link has that id.")
     try:
         mark_deleting(team_link_id)
     except UnknownTeamLink:

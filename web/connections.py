@@ -14,6 +14,7 @@ from web import flow_failures, oauth_state
 from web.pages import connect_page
 from web.signin import sign_in_required, signed_in_account_id
 from worker import queue
+from worker.auth import cleanups
 from worker.auth.accounts import Connected, mark_disconnected, store_connection
 from worker.config import Settings
 from worker.providers import registry
@@ -124,17 +125,38 @@ def disconnect(provider: str):
     if not registry.is_scheduling(provider):
         abort(404, "Only Calendly and SavvyCal can be disconnected here.")
     name = registry.display_name(provider)
-    marked = mark_disconnected(current_account_id(), provider)
+    marked = mark_disconnected(current_account_id(), provider)  # records the clean-up too
     if marked is None:
-        flash(f"{name} was not connected.", "info")
-        return redirect(url_for("pages.index"), 303)
-    queued = queue.try_send(queue.DISCONNECT, marked.connection_id, marked.connect_count)
-    if queued:
+        return disconnect_again(provider, name)
+    pending = cleanups.PendingCleanup(marked.connection_id, marked.connect_count)
+    if cleanups.enqueue(pending) is not cleanups.Queued.BROKER_DOWN:
         flash(f"{name} disconnected. Its links are being removed from Close.", "ok")
     else:
         flash(
             f"{name} disconnected; nothing more is synced from it. Removing its links from "
-            "Close could not be queued yet: schedsync's queue is unreachable.",
+            "Close could not be queued yet: schedsync's queue is unreachable. It is retried "
+            "automatically.",
+            "warning",
+        )
+    return redirect(url_for("pages.index"), 303)
+
+
+def disconnect_again(provider: str, name: str):
+    """Disconnect pressed on a disconnected provider: a clean-up that has not finished is
+    retried now (CONTRACT §5 "Durable clean-up")."""
+    pending = cleanups.retry_now(current_account_id(), provider)
+    if pending is None:
+        flash(f"{name} was not connected.", "info")
+    elif cleanups.enqueue(pending) is not cleanups.Queued.BROKER_DOWN:
+        flash(
+            f"{name} was already disconnected, but removing its links from Close and revoking "
+            "its access had not finished. Retrying it now.",
+            "ok",
+        )
+    else:
+        flash(
+            f"{name} was already disconnected, but its clean-up has not finished and could not "
+            "be queued yet: schedsync's queue is unreachable. It is retried automatically.",
             "warning",
         )
     return redirect(url_for("pages.index"), 303)

@@ -43,6 +43,8 @@ class ProviderCard:
     webhook_state: str | None = None
     links: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Disconnected, but its clean-up has not finished: Disconnect is offered again to retry it.
+    cleanup_pending: bool = False
 
     @property
     def connected(self) -> bool:
@@ -60,6 +62,7 @@ def card_for(provider: str, conn: Connection | None, mappings: list[LinkMapping]
         card.auth_kind = conn.auth_kind
         card.who = conn.external_email
         card.webhook_state = conn.webhook_state if spec.has_link_webhooks else None
+        card.cleanup_pending = conn.state == DISCONNECTED and conn.cleanup_next_at is not None
     card.links = [
         {
             "name": m.name,

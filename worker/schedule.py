@@ -8,6 +8,7 @@ import os
 _SWEEP = float(os.environ.get("SCHEDSYNC_SWEEP_SECONDS", "60"))
 REFRESH_SWEEP_SECONDS = _SWEEP
 RESYNC_SWEEP_SECONDS = _SWEEP
+CLEANUP_SWEEP_SECONDS = _SWEEP
 SUBSCRIPTION_CHECK_SECONDS = 3600.0
 
 
@@ -20,6 +21,10 @@ def beat_schedule() -> dict[str, dict]:
         "resync-sweep": {
             "task": "worker.tasks.reconcile.resync_sweep",
             "schedule": RESYNC_SWEEP_SECONDS,
+        },
+        "cleanup-sweep": {
+            "task": "worker.tasks.disconnect.cleanup_sweep",
+            "schedule": CLEANUP_SWEEP_SECONDS,
         },
         "subscription-check": {
             "task": "worker.tasks.webhooks.check_subscriptions",

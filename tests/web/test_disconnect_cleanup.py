@@ -12,7 +12,6 @@ from tests.conftest import CALENDLY_API, CALENDLY_AUTH, CLOSE_API
 from tests.web.flows import form
 from worker import runtime
 from worker.auth.accounts import mark_disconnected, store_connection
-from worker.providers.errors import Unavailable
 from worker.storage.models import Connection, LinkMapping, WebhookSubscription
 from worker.tasks.disconnect import disconnect_connection
 
@@ -140,11 +139,11 @@ def test_a_close_outage_keeps_the_tokens_for_the_retry(calendly_disconnected, mo
     mocked.delete(WEBHOOK_URL, status=404)  # already gone at Calendly
     mocked.get(LINKS_URL, status=503)
 
-    # Called directly, Celery's retry re-raises the cause; under a worker it schedules a retry.
-    with pytest.raises(Unavailable):
-        disconnect_connection(
-            calendly_disconnected.connection_id, calendly_disconnected.connect_count
-        )
+    result = disconnect_connection(
+        calendly_disconnected.connection_id, calendly_disconnected.connect_count
+    )
+
+    assert result == "retry_scheduled"  # recorded for the sweep (tests/web/test_durable_cleanup.py)
 
     assert not [c for c in mocked.calls if c.request.url == REVOKE_URL]
     with runtime.session_scope() as session:
@@ -226,3 +225,24 @@ def test_clean_up_waits_for_a_subscription_being_created(calendly_disconnected, 
         subscriptions.LOCK_TTL = saved
         held.release()
     assert len(mocked.calls) == 0
+
+
+def test_clean_up_waits_for_a_running_sync_of_the_account(
+    calendly_disconnected, mocked, monkeypatch
+):
+    # A sync that read the connection as active holds the account's lock: deleting the links
+    # now would let it push them again, so the clean-up waits, then is retried (issue 9.8).
+    from worker.auth.disconnect import clean_up
+    from worker.sync import triggers
+
+    mocked.delete(WEBHOOK_URL, status=404)
+    monkeypatch.setattr(triggers, "SYNC_LOCK_TTL", 0.3)
+    running = triggers.sync_lock(calendly_disconnected.account_id)
+    assert running.acquire()
+    try:
+        with pytest.raises(triggers.SyncBusy):
+            clean_up(calendly_disconnected.connection_id, calendly_disconnected.connect_count)
+    finally:
+        running.release()
+    assert not [c for c in mocked.calls if c.request.url.startswith(LINKS_URL)]
+    assert not [c for c in mocked.calls if c.request.url == REVOKE_URL]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from worker import runtime
+from worker.auth import cleanups
 from worker.providers.oauth import TokenGrant
 from worker.storage.models import ACTIVE, DISCONNECTED, Account, Connection, utcnow
 
@@ -86,6 +87,10 @@ def _store(
         account.connections.append(conn)
     conn.state = ACTIVE
     conn.state_reason = None
+    # A reconnect takes the row over: an earlier disconnect's clean-up is no longer pending (its
+    # message, if one still waits, finds the connect count changed and touches nothing).
+    conn.cleanup_next_at = None
+    conn.cleanup_attempts = 0
     for name, value in identity.items():
         setattr(conn, name, value)
     if personal_token is not None:
@@ -106,7 +111,9 @@ def _store(
 
 
 def mark_disconnected(account_id: int, provider: str) -> Connected | None:
-    """Mark the connection disconnected at once; None when there is nothing to disconnect."""
+    """Mark the connection disconnected at once and record its clean-up in the same
+    transaction, so it is never lost (worker/auth/cleanups.py); None when there is nothing to
+    disconnect."""
     with runtime.session_scope() as session:
         conn = session.scalars(
             select(Connection).where(
@@ -118,4 +125,5 @@ def mark_disconnected(account_id: int, provider: str) -> Connected | None:
         conn.state = DISCONNECTED
         conn.state_reason = "disconnected by the user"
         conn.updated_at = utcnow()
+        cleanups.record(conn)
         return Connected(account_id, conn.id, conn.connect_count)

@@ -2,7 +2,11 @@
 the Calendly webhook subscriptions, this provider's links in Close, then the tokens.
 
 The web request already marked the connection `disconnected`, so no reconcile pushes for it
-again. Each step is safe to repeat; the task retries the whole clean-up until it is done.
+again, and recorded the clean-up: each step is safe to repeat, and worker/auth/cleanups.py retries
+the whole clean-up until it is done. A dead Close grant does not stop it: the subscription and the
+tokens go all the same, and the links stay in Close until the account's next full sync after the
+rep signs in with Close again (a full sync wants nothing of a disconnected provider, and the link
+mappings kept here name them as ours).
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ import logging
 from sqlalchemy import delete, select, update
 
 from worker import logs, runtime
+from worker.auth import cleanups
+from worker.auth.cleanups import Superseded
 from worker.auth.connected import close_client
-from worker.auth.errors import NoCloseGrant
+from worker.auth.errors import NeedsReauth, NoCloseGrant
 from worker.calendly import subscriptions
 from worker.providers import oauth, registry
 from worker.storage.models import (
@@ -24,15 +30,11 @@ from worker.storage.models import (
     LinkMapping,
     utcnow,
 )
-from worker.sync import team_link_hooks
+from worker.sync import team_link_hooks, triggers
 from worker.sync.links import provider_of
 from worker.sync.reconcile import is_ours
 
 log = logging.getLogger(__name__)
-
-
-class Superseded(Exception):
-    """The rep connected again since: this clean-up must not touch the new grant."""
 
 
 def _current(connection_id: int, connect_count: int) -> Connection:
@@ -90,6 +92,7 @@ def revoke_tokens(conn: Connection) -> None:
                 token_expires_at=None,
                 webhook_state="none",
                 updated_at=utcnow(),
+                **cleanups.done_values(),
             )
             .execution_options(synchronize_session=False)
         )
@@ -101,11 +104,27 @@ def clean_up(connection_id: int, connect_count: int) -> None:
     if registry.spec(conn.provider).has_link_webhooks:
         subscriptions.delete_all(conn.id, conn.external_user_id, conn.external_org_id)
     team_link_hooks.after_disconnect(conn.account_id)  # CONTRACT §6: re-map or unmap
-    deleted = delete_links(_current(connection_id, connect_count))
+    try:
+        # Under the account's sync lock: a sync that read the connection as active before the
+        # disconnect ends first, so it cannot push again the links deleted here (issue 9.8).
+        with triggers.holding_sync_lock(conn.account_id):
+            deleted = delete_links(_current(connection_id, connect_count))
+    except (NoCloseGrant, NeedsReauth) as exc:
+        # Nothing can write to Close for this account now, and waiting for a new sign-in must not
+        # keep the provider's grant alive (CONTRACT §5 "Durable clean-up").
+        log.warning(
+            "disconnect of %s (connection %s): Close cannot be written (%s); its links stay in "
+            "Close until the account's next full sync after the rep signs in with Close again",
+            conn.provider,
+            connection_id,
+            exc,
+        )
+        deleted = None
     revoke_tokens(_current(connection_id, connect_count))
-    log.info(
-        "disconnected %s of connection %s: %d links removed from Close",
-        conn.provider,
-        connection_id,
-        deleted,
-    )
+    if deleted is not None:
+        log.info(
+            "disconnected %s of connection %s: %d links removed from Close",
+            conn.provider,
+            connection_id,
+            deleted,
+        )

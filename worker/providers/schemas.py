@@ -19,6 +19,14 @@ def _opt_str() -> fields.Field:
     return fields.String(allow_none=True, load_default=None)
 
 
+class CalendlyProfileSchema(_Lenient):
+    """Whose event type it is: `type` "User" (a personal one, `owner` the user's URI) or "Team"."""
+
+    type = _opt_str()
+    name = _opt_str()
+    owner = _opt_str()
+
+
 class CalendlyEventTypeSchema(_Lenient):
     uri = fields.String(required=True)
     name = _opt_str()
@@ -32,6 +40,7 @@ class CalendlyEventTypeSchema(_Lenient):
     slug = _opt_str()  # what a team link's calendly_slug is matched against (CONTRACT §6)
     deleted_at = _opt_str()
     secret = fields.Boolean(allow_none=True, load_default=None)
+    profile = fields.Nested(CalendlyProfileSchema, allow_none=True, load_default=None)
 
 
 class CalendlyUserSchema(_Lenient):

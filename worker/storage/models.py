@@ -119,6 +119,11 @@ class Connection(Base):
     # Bumped on every connect (OAuth callback or personal token): a clean-up of an earlier
     # disconnect checks it and never touches a grant made after it.
     connect_count: Mapped[int] = mapped_column(Integer, default=1)
+    # A disconnect's clean-up is recorded here before it is enqueued (CONTRACT §5 "Durable
+    # clean-up"): set while one is pending (the next attempt is due then), None once it is done.
+    # worker/auth/cleanups.py retries it through the sweep with a capped backoff.
+    cleanup_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    cleanup_attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from worker import logs
 from worker.auth.connected import calendly_client, close_client
 from worker.providers.calendly import NAME as CALENDLY
-from worker.providers.calendly.links import add_calendly
+from worker.providers.calendly.links import add_calendly, in_users_listing
 from worker.providers.close.client import IncompleteListing
 from worker.providers.errors import NotFound
 from worker.sync import team_link_hooks
@@ -26,11 +26,15 @@ def sync_event_type(account_id: int, event_type_uuid: str, guard: RunGuard | Non
     if conn is None:
         return Tally()
     selection = Selection()
+    calendly = calendly_client(conn.id, conn.external_user, guard)
     try:
-        calendly = calendly_client(conn.id, conn.external_user, guard)
         event_type = calendly.event_type(event_type_uuid)
     except NotFound:
         event_type = None  # deleted: whatever we pushed for it goes
+    if event_type is not None and not in_users_listing(calendly, event_type, conn.external_user):
+        # Readable by uuid, but not in the rep's own listing (a team type they no longer host, a
+        # colleague's type): the full sync would not push it, so it is the same as deleted here.
+        event_type = None
     sid = source_id(CALENDLY, event_type_uuid, view.close_user_id)
     if event_type is not None:
         add_calendly(selection, event_type, view.close_user_id)

@@ -88,6 +88,12 @@ def after_disconnect(account_id: int) -> None:
     """The disconnected provider's links are no longer targets: re-map to the other provider's
     link, or unmap."""
     try:
+        with runtime.session_scope() as session:
+            organization_id = session.scalar(
+                select(Account.organization_id).where(Account.id == account_id)
+            )
+            if not organization_id or not _has_team_links(session, organization_id):
+                return
         enqueue_rep(account_id)
     except Exception:
         log.warning("team links not updated after a disconnect of %s", account_id, exc_info=True)

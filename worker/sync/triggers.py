@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 import redis
@@ -34,6 +34,26 @@ STALE_TRIGGER_SECONDS = 60
 
 def sync_lock(account_id: int) -> RenewingLock:
     return RenewingLock(runtime.redis_client(), f"lock:sync:{account_id}", ttl=SYNC_LOCK_TTL)
+
+
+class SyncBusy(Exception):
+    """A sync of the account held its lock for longer than the caller could wait."""
+
+    retry_after = 15.0
+
+
+@contextlib.contextmanager
+def holding_sync_lock(account_id: int) -> Iterator[RenewingLock]:
+    """Hold the account's lock, waiting for a running sync to end (raises SyncBusy after the
+    lock's lifetime); a trigger recorded meanwhile is enqueued once it is released."""
+    lock = sync_lock(account_id)
+    if not lock.acquire(blocking=True, timeout=SYNC_LOCK_TTL):
+        raise SyncBusy(f"a sync of account {account_id} is running")
+    try:
+        yield lock
+    finally:
+        lock.release()
+        after_release(account_id)
 
 
 def sync_running(account_id: int) -> bool:

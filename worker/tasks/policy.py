@@ -6,7 +6,7 @@ class turns the typed errors it raises into the same decisions everywhere:
 - `RateLimited` (or anything else carrying `retry_after`): try again after the announced wait
   (in steps no longer than the broker's visibility timeout allows);
 - `NeedsReauth`: stop (the grant is marked; nothing retries it in a loop) — unless the task
-  says `retry_needs_reauth` (a disconnect's clean-up waits for a reconnected Close grant);
+  says `retry_needs_reauth` (deleting a team link waits for a reconnected Close grant);
 - the task's `retry_on` errors: try again with doubling backoff, capped, up to `max_retries`;
 - anything else: a failure Celery logs with its trace.
 """

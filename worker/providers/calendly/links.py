@@ -65,3 +65,20 @@ def calendly_selection(event_types: list[dict[str, Any]], close_user_id: str) ->
 def fetch_selection(client: CalendlyClient, close_user_id: str, user_uri: str | None) -> Selection:
     """Every event type the user's own listing shows (personal, team and organization ones)."""
     return calendly_selection(client.event_types(user_uri or ""), close_user_id)
+
+
+def in_users_listing(
+    client: CalendlyClient, event_type: dict[str, Any], user_uri: str | None
+) -> bool:
+    """Would the user's own `GET /event_types?user=` listing show this event type (CONTRACT §4)?
+
+    A personal type whose profile owner is the user always is, so the common case costs no extra
+    call. Anything else (a team type, a colleague's type, no profile) is looked for in the
+    listing: a team type the user no longer hosts is still readable by uuid but is not theirs.
+    """
+    profile = event_type.get("profile") or {}
+    owner = profile.get("owner")
+    if user_uri and owner and profile.get("type") == "User" and uuid_of(owner) == uuid_of(user_uri):
+        return True
+    wanted = uuid_of(event_type["uri"])
+    return any(uuid_of(item["uri"]) == wanted for item in client.event_types(user_uri or ""))
