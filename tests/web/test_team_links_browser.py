@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.processes import wait_for
 from tests.web.test_browser import allow_as, page, service  # noqa: F401  (fixtures)
@@ -34,7 +35,10 @@ def connect(tab, sandbox, provider: str, email: str, link: str) -> None:
     allow_as(tab, sandbox.user(provider, email))
 
     def synced() -> bool:
-        tab.reload()
+        try:
+            tab.reload()
+        except PlaywrightError:
+            return False  # the reload raced the OAuth redirect's own navigation: look again
         return link in tab.locator(f"section#{provider}").inner_text()
 
     wait_for(synced, timeout=40, interval=0.5, what=f"{link} synced")
