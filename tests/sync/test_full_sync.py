@@ -112,6 +112,44 @@ def test_native_calendly_link_in_close_is_not_duplicated(world, account):
     assert close.writes == []
 
 
+def test_the_run_records_what_is_not_in_close_and_why(world, account):
+    close, calendly, savvycal, _ = world
+    calendly.add("E1", name="Mirrored", scheduling_url="https://calendly.com/acme/e1")
+    calendly.add("E2", name="Old", active=False)
+    calendly.add("E3", name="Synced")
+    savvycal.add("S1", name="Paused", state="disabled")
+    close.add(
+        source="CALENDLY",
+        user_id=USER,
+        url="https://calendly.com/acme/e1",
+        name="x",
+        source_id="native",
+        oauth_client_id=None,
+    )
+    full_sync(account)
+    reasons = {(item["name"], item["reason"]) for item in last_run(account).not_synced}
+    assert reasons == {("Mirrored", "close_native"), ("Old", "inactive"), ("Paused", "disabled")}
+
+
+def test_a_provider_that_could_not_be_read_keeps_its_not_synced_items(world, account):
+    close, calendly, savvycal, rsps = world
+    savvycal.add("S1", name="Paused", state="disabled")
+    full_sync(account)
+    savvycal.status = 503
+    full_sync(account)
+    run = last_run(account)
+    assert run.outcome != "ok"
+    assert [item["name"] for item in run.not_synced] == ["Paused"]
+
+
+def test_the_pushed_duration_is_remembered(world, account):
+    close, calendly, _, _ = world
+    calendly.add("E1", duration=45)
+    full_sync(account)
+    with runtime.session_scope() as session:
+        assert session.scalars(select(LinkMapping.duration_in_minutes)).all() == [45]
+
+
 def test_a_failing_provider_leaves_its_links_and_the_other_providers_sync_goes_on(world, account):
     close, calendly, savvycal, _ = world
     calendly.add("E1")

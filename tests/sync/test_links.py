@@ -90,6 +90,30 @@ def test_calendly_inactive_deleted_and_adhoc_event_types_are_not_links(overrides
     assert selection.skipped == set()
 
 
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"active": False}, "inactive"),
+        ({"deleted_at": "2026-01-01T00:00:00Z"}, "deleted"),
+        ({"type": "AdhocEventType"}, "ad_hoc"),
+        ({"scheduling_url": None}, "no_url"),
+    ],
+)
+def test_calendly_items_left_out_say_why_by_name(overrides, reason):
+    (item,) = calendly_selection([event_type(**overrides)], USER).not_synced
+    assert (item.name, item.reason) == ("30 Minute Meeting", reason)
+    assert item.source_id == f"calendly:AAAAAAAAAAAAAAAA:{USER}"
+
+
+def test_calendly_warning_names_the_event_type_not_its_id():
+    (warning,) = calendly_selection([event_type(scheduling_url=None)], USER).warnings
+    assert warning == "Calendly event type “30 Minute Meeting” has no URL; skipped"
+
+
+def test_a_synced_event_type_is_not_in_the_not_synced_list():
+    assert calendly_selection([event_type()], USER).not_synced == []
+
+
 def test_calendly_secret_event_types_are_included():
     assert only(calendly_selection([event_type(secret=True)], USER)).name == "30 Minute Meeting"
 
@@ -150,6 +174,15 @@ def test_savvycal_empty_description_becomes_null(description):
 
 def test_savvycal_disabled_links_are_not_synced():
     assert savvycal_selection([savvy_link(state="disabled")], USER, BOOKING).links == {}
+
+
+def test_savvycal_disabled_and_unscoped_links_say_why():
+    selection = savvycal_selection(
+        [savvy_link(state="disabled"), savvy_link(id="link_2", scope=None)], USER, BOOKING
+    )
+    assert [i.reason for i in selection.not_synced] == ["disabled", "no_scope"]
+    assert "link_2" not in selection.warnings[0]
+    assert selection.warnings[0].startswith("SavvyCal link “")
 
 
 def test_savvycal_link_without_scope_is_skipped_with_a_warning():

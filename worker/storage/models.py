@@ -163,6 +163,8 @@ class LinkMapping(Base):
     # The source's own slug (Calendly event type `slug`, SavvyCal link `slug`): what a team
     # link's rule matches on (CONTRACT §6).
     slug: Mapped[str | None] = mapped_column(String(255))
+    # As pushed: the rep's page shows it beside the name.
+    duration_in_minutes: Mapped[int | None] = mapped_column(Integer)
     pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -183,6 +185,9 @@ class SyncRun(Base):
     failed: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     warnings_json: Mapped[str] = mapped_column(Text, default="[]")
+    # What the providers listed that is not in Close, and why ({"provider", "source_id", "name",
+    # "reason"}): the rep's "why isn't my link here?". Full runs only.
+    not_synced_json: Mapped[str] = mapped_column(Text, default="[]")
 
     @property
     def warnings(self) -> list[str]:
@@ -191,6 +196,14 @@ class SyncRun(Base):
     @warnings.setter
     def warnings(self, value: list[str]) -> None:
         self.warnings_json = json.dumps(value)
+
+    @property
+    def not_synced(self) -> list[dict]:
+        return json.loads(self.not_synced_json or "[]")
+
+    @not_synced.setter
+    def not_synced(self, value: list[dict]) -> None:
+        self.not_synced_json = json.dumps(value)
 
 
 class TeamLink(Base):

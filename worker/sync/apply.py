@@ -83,6 +83,7 @@ def record_push(view: AccountView, link: DesiredLink, answer: dict[str, Any]) ->
         )
         mapping.name = link.name
         mapping.url = link.url
+        mapping.duration_in_minutes = link.duration_in_minutes
         mapping.close_link_id = answer.get("id")
         mapping.pushed_at = utcnow()
         session.add(mapping)

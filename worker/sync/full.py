@@ -21,7 +21,8 @@ from worker.sync import team_link_hooks
 from worker.sync.account import AccountView, known_source_ids, load_account
 from worker.sync.apply import Tally, apply_plan
 from worker.sync.guard import RunGuard, RunStopped
-from worker.sync.reconcile import Desired, plan
+from worker.sync.links import NotSynced
+from worker.sync.reconcile import Desired, Plan, plan
 from worker.sync.runs import finish_run, start_run
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class ProviderReads:
     desired: Desired = field(default_factory=Desired)
     warnings: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)  # provider -> why it failed
+    not_synced: list[NotSynced] = field(default_factory=list)  # listed, not wanted in Close
     close_incomplete: bool = False  # Close's listing could not be read to its end
 
 
@@ -68,7 +70,16 @@ def desired_links(view: AccountView, guard: RunGuard) -> ProviderReads:
         reads.desired.links.update(selection.links)
         reads.desired.skipped |= selection.skipped
         reads.warnings.extend(selection.warnings)
+        reads.not_synced.extend(selection.not_synced)
     return reads
+
+
+def natively_shown(desired: Desired, the_plan: Plan) -> list[NotSynced]:
+    """Desired links the plan leaves to Close's own integration (CONTRACT §4), as not-synced."""
+    return [
+        NotSynced(desired.links[sid].provider, sid, desired.links[sid].name, "close_native")
+        for sid in the_plan.native
+    ]
 
 
 def outcome_of(view: AccountView, reads: ProviderReads, tally: Tally) -> str:
@@ -113,6 +124,7 @@ def full_sync(account_id: int, guard: RunGuard | None = None) -> int:
             known_source_ids=known_source_ids(account_id),
             complete=not reads.close_incomplete,
         )
+        reads.not_synced.extend(natively_shown(reads.desired, the_plan))
         apply_plan(view, the_plan, tally, guard)
         team_link_hooks.after_full_sync(account_id, reads.desired)  # CONTRACT §6; never raises
     except RunStopped as exc:
@@ -134,7 +146,15 @@ def full_sync(account_id: int, guard: RunGuard | None = None) -> int:
         raise
     outcome = outcome_of(view, reads, tally)
     error_parts = [f"{p}: {msg}" for p, msg in reads.failures.items()] + tally.errors[:5]
-    finish_run(run_id, outcome, tally, reads.warnings, "; ".join(error_parts) or None)
+    finish_run(
+        run_id,
+        outcome,
+        tally,
+        reads.warnings,
+        "; ".join(error_parts) or None,
+        not_synced=[item.as_json() for item in reads.not_synced],
+        held=reads.desired.held_providers,
+    )
     log.info(
         "full sync of %s: %s (created=%d updated=%d deleted=%d unchanged=%d failed=%d)",
         view.close_user_id,

@@ -31,6 +31,43 @@ class DesiredLink:
         return body
 
 
+# Why an item that exists at a provider is not a link in Close, in the words the rep's page uses
+# ("Why isn't my link here?"). The codes are stored with each full run.
+NOT_SYNCED_REASONS = {
+    "inactive": "turned off (inactive) in {provider}",
+    "deleted": "deleted in {provider}",
+    "ad_hoc": "a one-off (ad-hoc) meeting, not a scheduling link",
+    "disabled": "disabled in {provider}",
+    "no_name": "it has no name",
+    "no_url": "it has no booking URL",
+    "no_scope": "it has no booking URL (no scope or slug in SavvyCal)",
+    "close_native": "Close already shows it through Close's own {provider} integration",
+}
+
+
+@dataclass(frozen=True)
+class NotSynced:
+    """An item the provider lists that is not (and should not be) a link in Close, and why."""
+
+    provider: str
+    source_id: str
+    name: str | None
+    reason: str  # a key of NOT_SYNCED_REASONS
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "source_id": self.source_id,
+            "name": self.name,
+            "reason": self.reason,
+        }
+
+
+def reason_text(reason: str, provider_display_name: str) -> str:
+    template = NOT_SYNCED_REASONS.get(reason, reason)
+    return template.format(provider=provider_display_name)
+
+
 @dataclass
 class Selection:
     """What one provider's listing asks of Close."""
@@ -40,6 +77,8 @@ class Selection:
     # in Close for them is left as it is.
     skipped: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
+    # Everything listed that is not wanted in Close, with the reason (shown to the rep).
+    not_synced: list[NotSynced] = field(default_factory=list)
 
 
 def source_id(provider: str, external_id: str, close_user_id: str) -> str:

@@ -37,6 +37,9 @@ class Plan:
     upserts: list[Upsert] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
     unchanged: int = 0
+    # Desired links Close already shows through its own integration: not pushed (the rep's page
+    # says why).
+    native: list[str] = field(default_factory=list)
 
     @property
     def writes(self) -> int:
@@ -98,6 +101,7 @@ def plan(
         native_source = registry.spec(want.provider).close_native_source
         if native_source and (native_source, normalize_url(want.url)) in native:
             # Close already shows this item through its own integration (Calendly's).
+            result.native.append(sid)
             if have is not None and complete:
                 result.deletes.append(sid)
             else:

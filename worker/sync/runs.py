@@ -3,7 +3,11 @@ account's next full sync is due (CONTRACT §3 `last_sync`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
 
 from worker import runtime
 from worker.storage.models import Account, SyncRun, utcnow
@@ -21,12 +25,26 @@ def start_run(account_id: int) -> int:
 
 
 def finish_run(
-    run_id: int, outcome: str, tally: Tally, warnings: list[str], error: str | None
+    run_id: int,
+    outcome: str,
+    tally: Tally,
+    warnings: list[str],
+    error: str | None,
+    *,
+    not_synced: list[dict[str, Any]] | None = None,
+    held: Iterable[str] = (),
 ) -> None:
+    """`not_synced`: what the providers list that is not in Close, and why; a provider in
+    `held` (not read this time) keeps what the previous run said of it."""
     settings = runtime.settings()
     with runtime.session_scope() as session:
         run = session.get(SyncRun, run_id)
         account = session.get(Account, run.account_id)
+        items = list(not_synced or [])
+        held = set(held)
+        if held:
+            items += [i for i in previous_not_synced(session, run) if i.get("provider") in held]
+        run.not_synced = items
         run.finished_at = utcnow()
         run.outcome = outcome
         run.created, run.updated, run.deleted = tally.created, tally.updated, tally.deleted
@@ -44,3 +62,17 @@ def finish_run(
                 settings.resync_interval_seconds,
             )
         account.next_full_sync_at = run.started_at + timedelta(seconds=wait)
+
+
+def previous_not_synced(session: Any, run: SyncRun) -> list[dict[str, Any]]:
+    previous = session.scalars(
+        select(SyncRun)
+        .where(
+            SyncRun.account_id == run.account_id,
+            SyncRun.id != run.id,
+            SyncRun.finished_at.is_not(None),
+        )
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    ).first()
+    return previous.not_synced if previous is not None else []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.providers.calendly.client import CalendlyClient, uuid_of
-from worker.sync.links import DesiredLink, Selection, blank_to_none, source_id
+from worker.sync.links import DesiredLink, NotSynced, Selection, blank_to_none, source_id
 
 CALENDLY_POOLING_TYPES = {
     "round_robin": "Calendly · Round Robin",
@@ -14,13 +14,16 @@ CALENDLY_POOLING_TYPES = {
 }
 
 
-def calendly_wanted(event_type: dict[str, Any]) -> bool:
-    """Active, not deleted, a standard event type (ad-hoc meetings are not links)."""
-    return (
-        bool(event_type.get("active"))
-        and not event_type.get("deleted_at")
-        and event_type.get("type") == "StandardEventType"
-    )
+def calendly_unwanted_reason(event_type: dict[str, Any]) -> str | None:
+    """Why this event type is not a link (a NOT_SYNCED_REASONS key), None when it is one:
+    active, not deleted, a standard event type (ad-hoc meetings are not links)."""
+    if event_type.get("deleted_at"):
+        return "deleted"
+    if event_type.get("type") != "StandardEventType":
+        return "ad_hoc"
+    if not event_type.get("active"):
+        return "inactive"
+    return None
 
 
 def calendly_source_type(event_type: dict[str, Any]) -> str:
@@ -33,13 +36,20 @@ def calendly_source_type(event_type: dict[str, Any]) -> str:
 def add_calendly(selection: Selection, event_type: dict[str, Any], close_user_id: str) -> None:
     external_id = uuid_of(event_type["uri"])
     sid = source_id("calendly", external_id, close_user_id)
-    if not calendly_wanted(event_type):
-        return
     name, url = event_type.get("name"), event_type.get("scheduling_url")
+    unwanted = calendly_unwanted_reason(event_type)
+    if unwanted is not None:
+        selection.not_synced.append(NotSynced("calendly", sid, name, unwanted))
+        return
     if not name or not url:
         selection.skipped.add(sid)
+        # Named by its name where it has one; an item without a name only has its id.
+        what = f"“{name}”" if name else f"{external_id} (no name)"
         selection.warnings.append(
-            f"Calendly event type {external_id} has no {'name' if not name else 'URL'}; skipped"
+            f"Calendly event type {what} has no {'name' if not name else 'URL'}; skipped"
+        )
+        selection.not_synced.append(
+            NotSynced("calendly", sid, name, "no_name" if not name else "no_url")
         )
         return
     selection.links[sid] = DesiredLink(

@@ -6,7 +6,7 @@ from typing import Any
 
 from worker import runtime
 from worker.providers.savvycal.client import SavvyCalClient
-from worker.sync.links import DesiredLink, Selection, blank_to_none, source_id
+from worker.sync.links import DesiredLink, NotSynced, Selection, blank_to_none, source_id
 
 
 def savvycal_duration(link: dict[str, Any]) -> int | None:
@@ -21,14 +21,20 @@ def add_savvycal(
 ) -> None:
     external_id = link["id"]
     sid = source_id("savvycal", external_id, close_user_id)
-    if link.get("state") != "active":
-        return
     scope_slug = (link.get("scope") or {}).get("slug")
     name, slug = link.get("name"), link.get("slug")
+    if link.get("state") != "active":
+        # SavvyCal's other states (`disabled`, ...) all mean the link takes no bookings.
+        selection.not_synced.append(NotSynced("savvycal", sid, name, "disabled"))
+        return
     if not name or not scope_slug or not slug:
         missing = "name" if not name else "URL (no scope or slug)"
+        what = f"“{name}”" if name else f"{external_id} (no name)"
         selection.skipped.add(sid)
-        selection.warnings.append(f"SavvyCal link {external_id} has no {missing}; skipped")
+        selection.warnings.append(f"SavvyCal link {what} has no {missing}; skipped")
+        selection.not_synced.append(
+            NotSynced("savvycal", sid, name, "no_name" if not name else "no_scope")
+        )
         return
     selection.links[sid] = DesiredLink(
         provider="savvycal",
