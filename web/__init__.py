@@ -41,6 +41,7 @@ def create_app(config: Settings | dict[str, Any] | None = None, **extra: Any) ->
         connections,
         errors,
         health,
+        live,
         logs,
         pages,
         signin,
@@ -56,6 +57,7 @@ def create_app(config: Settings | dict[str, Any] | None = None, **extra: Any) ->
     for module in (
         health,
         pages,
+        live,
         signin,
         connections,
         webhooks,

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
 
 from web import flow_failures, oauth_state
 from web.pages import connect_page
 from web.signin import sign_in_required, signed_in_account_id
-from worker import queue
+from worker import queue, runtime
 from worker.auth import cleanups
 from worker.auth.accounts import Connected, mark_disconnected, store_connection
 from worker.config import Settings
@@ -21,6 +22,7 @@ from worker.providers import registry
 from worker.providers.errors import Forbidden, Unauthorized
 from worker.providers.oauth import authorization_url, exchange_code
 from worker.providers.savvycal import NAME as SAVVYCAL
+from worker.storage.models import LinkMapping
 from worker.sync.triggers import request_full_sync
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ def callback(provider: str):
         external_email=identity.email,
     )
     after_connect(provider, connected)
+    oauth_state.mark_complete(provider)
     return redirect(url_for("pages.index"))
 
 
@@ -117,6 +120,26 @@ def savvycal_token():
     )
     after_connect(SAVVYCAL, connected)
     return redirect(url_for("pages.index"), 303)
+
+
+@bp.get("/connections/<provider>/disconnect")
+@sign_in_required
+def confirm_disconnect(provider: str):
+    """Disconnect asks first: a plain page whose form POSTs, so it works without scripts."""
+    if not registry.is_scheduling(provider):
+        abort(404, "Only Calendly and SavvyCal can be disconnected here.")
+    with runtime.session_scope() as db:
+        links = db.scalar(
+            select(func.count(LinkMapping.id)).where(
+                LinkMapping.account_id == current_account_id(), LinkMapping.provider == provider
+            )
+        )
+    return render_template(
+        "confirm_disconnect.html",
+        provider=provider,
+        name=registry.display_name(provider),
+        links=links or 0,
+    )
 
 
 @bp.post("/connections/<provider>/disconnect")

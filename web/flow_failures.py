@@ -9,7 +9,7 @@ import redis
 from flask import Blueprint
 
 from web.errors import page_error
-from web.oauth_state import BadState, ConsentRefused
+from web.oauth_state import AlreadyComplete, BadState, ConsentRefused
 from worker.providers import registry
 from worker.providers.errors import (
     BadResponse,
@@ -30,6 +30,17 @@ def bad_state(exc: BadState):
         "This link has expired",
         "The sign-in or connect page that sent you here is out of date, was already used, or "
         "was opened in another browser. Nothing was changed. Please start again from schedsync.",
+    )
+
+
+def already_complete(exc: AlreadyComplete):
+    name = registry.display_name(exc.provider)
+    what = "You are signed in with Close" if exc.provider == "close" else f"{name} is connected"
+    return page_error(
+        200,
+        f"{name}: already done",
+        f"{what}: this page was the end of a connect that already finished, so there is nothing "
+        "more to do here. Your links are on your schedsync page.",
     )
 
 
@@ -88,6 +99,7 @@ def redis_down(exc: redis.RedisError):
 
 def register(bp: Blueprint) -> None:
     bp.register_error_handler(BadState, bad_state)
+    bp.register_error_handler(AlreadyComplete, already_complete)
     bp.register_error_handler(ConsentRefused, consent_refused)
     bp.register_error_handler(ProviderError, provider_failure)
     bp.register_error_handler(redis.RedisError, redis_down)

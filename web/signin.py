@@ -92,6 +92,7 @@ def close_callback():
         # A rep signing in again after Close access was lost: catch up at once.
         request_full_sync(connected.account_id)
     flash(f"Signed in with Close as {identity.email or identity.user_id}.", "ok")
+    oauth_state.mark_complete("close")
     return redirect(url_for("pages.index"))
 
 

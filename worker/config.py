@@ -55,6 +55,9 @@ class Settings:
     http_timeout_seconds: float = 15.0
     http_retry_backoff_seconds: float = 0.5
     celery_always_eager: bool = False
+    # Where Close shows one scheduling link to a person, `{id}` standing for its Close id; empty:
+    # Close documents no such page, so the rep's page links none (the sandbox has one).
+    close_link_page_url: str = ""
 
     @property
     def is_production(self) -> bool:

@@ -1,6 +1,6 @@
 """Connecting Calendly (CONTRACT §3): PKCE S256, the client credentials as HTTP Basic on the token
-call, the user and organization URIs from the token answer (or /users/me), and the webhook
-subscription and first reconcile enqueued."""
+call, the user and organization URIs from the token answer (or /users/me), the account's email
+from /users/me, and the webhook subscription and first reconcile enqueued."""
 
 from __future__ import annotations
 
@@ -44,9 +44,14 @@ def calendly_connection() -> Connection | None:
         return session.scalars(select(Connection).where(Connection.provider == "calendly")).first()
 
 
-def connect(client, mocked, answer: dict | None = None):
+def me_answer(**overrides) -> dict:
+    return {"resource": {"uri": OWNER, "email": "rep@cal.example", "current_organization": ORG}}
+
+
+def connect(client, mocked, answer: dict | None = None, me: dict | None = None):
     params = start(client, "calendly")
     mocked.post(CALENDLY_TOKEN_URL, json=answer or token_answer())
+    mocked.get(CALENDLY_ME, json=me or me_answer())
     return params, client.get(f"/oauth/calendly/callback?code=cal-code-1&state={params['state']}")
 
 
@@ -103,27 +108,20 @@ def test_connecting_stores_the_uris_of_the_token_answer_and_enqueues_subscriptio
     conn = calendly_connection()
     assert (conn.state, conn.external_user_id, conn.external_org_id) == ("active", OWNER, ORG)
     assert (conn.access_token, conn.refresh_token) == ("cal-access-NEW", "cal-refresh-NEW")
-    assert [c.request.url for c in mocked.calls] == [CALENDLY_TOKEN_URL]  # no /users/me needed
+    # /users/me is asked for the account's email only: the URIs are the token answer's.
+    assert [c.request.url for c in mocked.calls] == [CALENDLY_TOKEN_URL, CALENDLY_ME]
+    assert conn.external_email == "rep@cal.example"
     assert sent == [
         ("worker.tasks.webhooks.ensure_subscription", (conn.id,)),
         ("worker.tasks.reconcile.reconcile_account", (account_id,)),
     ]
     page = client.get("/").get_data(as_text=True)
     assert "Calendly connected" in page
+    assert "Connected as <strong>rep@cal.example</strong>" in page
 
 
 def test_a_token_answer_without_owner_takes_the_uris_from_users_me(client, mocked, sent, db):
     sign_in_as(client, add_account(calendly=False))
-    mocked.get(
-        CALENDLY_ME,
-        json={
-            "resource": {
-                "uri": OWNER,
-                "email": "rep@cal.example",
-                "current_organization": ORG,
-            }
-        },
-    )
 
     connect(client, mocked, token_answer(owner=None, organization=None))
 
@@ -178,18 +176,37 @@ def test_an_unexpected_error_text_is_not_echoed(client, mocked, db):
     assert "script" not in response.get_data(as_text=True)
 
 
-def test_a_forged_or_replayed_state_is_refused(client, mocked, sent, db):
+def test_a_forged_state_is_refused_and_a_replayed_one_says_the_connect_is_done(
+    client, mocked, sent, db
+):
     sign_in_as(client, add_account(calendly=False))
     params, first = connect(client, mocked)
+    calls_after_connect = len(mocked.calls)
     sent.clear()
 
     replay = client.get(f"/oauth/calendly/callback?code=cal-code-1&state={params['state']}")
     forged = client.get("/oauth/calendly/callback?code=cal-code-1&state=" + "x" * 43)
 
     assert first.status_code == 302
-    assert (replay.status_code, forged.status_code) == (400, 400)
-    assert len(mocked.calls) == 1
+    assert forged.status_code == 400
+    # A reloaded callback of a connect that finished: said plainly, and nothing is done again.
+    assert replay.status_code == 200
+    assert "Calendly is connected" in replay.get_data(as_text=True)
+    assert "expired" not in replay.get_data(as_text=True)
+    assert len(mocked.calls) == calls_after_connect
     assert sent == []
+
+
+def test_a_callback_whose_exchange_failed_is_not_called_done_when_reloaded(
+    client, mocked, sent, db
+):
+    sign_in_as(client, add_account(calendly=False))
+    params = start(client, "calendly")
+    mocked.post(CALENDLY_TOKEN_URL, json={"error": "invalid_grant"}, status=400)
+    url = f"/oauth/calendly/callback?code=cal-code-1&state={params['state']}"
+    assert client.get(url).status_code == 400
+
+    assert client.get(url).status_code == 400
 
 
 def test_reconnecting_a_needs_reauth_connection_makes_it_active_again(client, mocked, sent, db):

@@ -182,7 +182,9 @@ def test_a_replayed_callback_is_refused_and_the_code_exchanged_once(client, mock
         session.update(old_cookie_session)
     replay = client.get(url)
 
-    assert replay.status_code == 400
+    # Said plainly ("already done"), not "expired"; the code is not exchanged again.
+    assert replay.status_code == 200
+    assert "You are signed in with Close" in replay.get_data(as_text=True)
     assert len(token_calls(mocked)) == 1
 
 

@@ -308,11 +308,11 @@ def test_the_page_offers_disconnect_again_while_a_clean_up_is_pending(
 
     page = client.get("/").get_data(as_text=True)
     assert "has not finished yet; it is retried automatically" in page
-    assert 'action="/connections/calendly/disconnect"' in page
+    assert 'href="/connections/calendly/disconnect"' in page
 
     everything_answers(mocked)
     disconnect_connection(row.id, row.connect_count)
     page = client.get("/").get_data(as_text=True)
     assert "has not finished yet" not in page
-    assert 'action="/connections/calendly/disconnect"' not in page
-    assert 'action="/connections/savvycal/disconnect"' in page  # still connected
+    assert 'href="/connections/calendly/disconnect"' not in page
+    assert 'href="/connections/savvycal/disconnect"' in page  # still connected

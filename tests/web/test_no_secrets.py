@@ -112,9 +112,13 @@ def test_no_secret_appears_in_any_log_line_page_or_error_answer(
             "organization": f"{CALENDLY_API}/organizations/O1",
         },
     )
+    mocked.get(
+        f"{CALENDLY_API}/users/me",
+        json={"resource": {"uri": f"{CALENDLY_API}/users/U1", "email": "rep@cal.example"}},
+    )
     state = start(client, "calendly")["state"]
     visit(client.get(f"/oauth/calendly/callback?code={SECRETS['calendly code']}&state={state}"))
-    verifier = form(mocked.calls[-1].request)["code_verifier"]
+    verifier = form(mocked.calls[-2].request)["code_verifier"]
 
     # SavvyCal by OAuth, then a refused personal token, then a good one.
     state = start(client, "savvycal")["state"]

@@ -1,5 +1,6 @@
 """Who connected Calendly: the user and organization URIs of the token answer (`owner`,
-`organization`); only when one is missing is `/users/me` asked."""
+`organization`), and `/users/me` for the account's email, so the rep's page can say which
+Calendly account is connected (a token answer names no email)."""
 
 from __future__ import annotations
 
@@ -19,13 +20,11 @@ def _text(value: object) -> str | None:
 def identity(token: str, extra: dict[str, Any]) -> Identity:
     owner = _text(extra.get("owner"))
     org = _text(extra.get("organization"))
-    email = None
-    if owner is None or org is None:
-        api = runtime.settings().calendly_api_url
-        me = build_client(CalendlyClient, api, GrantToken(token), owner).me()
-        owner = owner or me["uri"]
-        org = org or _text(me.get("current_organization"))
-        email = _text(me.get("email"))
+    api = runtime.settings().calendly_api_url
+    me = build_client(CalendlyClient, api, GrantToken(token), owner).me()
+    owner = owner or me["uri"]
+    org = org or _text(me.get("current_organization"))
+    email = _text(me.get("email"))
     if org is None:
         raise BadResponse(
             "calendly did not say which organization the user is in", provider="calendly"
