@@ -1,18 +1,28 @@
 # The README's commands. `make run` and `make test` do every set-up step on a fresh machine.
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+SUM    := $(shell cksum pyproject.toml | cut -d' ' -f1)
+# What running needs (`make run`), and that plus the test tools (`make test`, `make venv`).
+RUN_STAMP  := $(VENV)/.installed-run-$(SUM)
+TEST_STAMP := $(VENV)/.installed-test-$(SUM)
 PYTEST_ARGS ?=
 
 .PHONY: run test lint format venv system-deps bench clean
 
-venv: $(STAMP)
+venv: $(TEST_STAMP)
 
-$(STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e .
+	@rm -f $(VENV)/.installed-run-* && touch $@
+
+# The test extras include everything running needs, so this stamp stands for both.
+$(TEST_STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
 	@$(PY) -m pip install -q -e '.[test]'
-	@rm -f $(VENV)/.installed-* && touch $@
+	@rm -f $(VENV)/.installed-* && touch $@ $(RUN_STAMP)
 
 # Debian packages the tests use: a real redis-server (locks, crashes, races) and Chromium (the
 # connect page). Installed only when missing, and only as root; otherwise the tests that need
@@ -42,7 +52,7 @@ format:
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-run: venv
+run: $(RUN_STAMP)
 	$(PY) -m dev.launcher
 
 bench: venv

@@ -3,7 +3,9 @@
 - If nothing answers on REDIS_URL and `redis-server` is installed, a private one is started on
   that port; otherwise it says exactly how to get one.
 - If no provider credentials are configured (no CLOSE_CLIENT_ID), the built-in sandbox of the
-  three providers is started next to them and every provider URL points at it.
+  three providers is started next to them and every provider URL points at it. It keeps its
+  world in instance/sandbox-state.json, so a restart (to set ADMIN_TOKEN, say) finds the demo
+  grants schedsync holds still valid; delete the file to start the demo afresh.
 Ctrl-C stops every process this launcher started, by pid, and nothing else.
 """
 
@@ -28,6 +30,7 @@ BIN = Path(sys.executable).parent
 # The path without its query string: OAuth callbacks carry `?code=…&state=…`, which no log keeps.
 ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss'
 SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "5050"))
+SANDBOX_STATE_FILE = INSTANCE_DIR / "sandbox-state.json"
 
 
 def say(message: str) -> None:
@@ -96,6 +99,8 @@ def start_sandbox(children: list[subprocess.Popen]) -> dict[str, str]:
                 str(SANDBOX_PORT),
                 "--public-url",
                 base,
+                "--state-file",
+                str(SANDBOX_STATE_FILE),
             ],
             cwd=PROJECT_ROOT,
         )

@@ -115,4 +115,6 @@ def _record_answer(response: Response) -> Response:
     if provider:
         status = "dropped" if response.headers.get("X-Sandbox-Dropped") else response.status_code
         current_sandbox().traffic.answered(provider, status)  # type: ignore[arg-type]
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        current_sandbox().save()  # a no-op without --state-file
     return response

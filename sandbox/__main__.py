@@ -1,4 +1,5 @@
-"""`python -m sandbox --host 127.0.0.1 --port 5050 [--public-url URL] [--seed demo|empty]`."""
+"""`python -m sandbox --host 127.0.0.1 --port 5050 [--public-url URL] [--seed demo|empty]
+[--state-file PATH]`."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--seed", choices=("demo", "empty"), default=None)
     parser.add_argument(
+        "--state-file",
+        help="keep the sandbox's data and grants in this file across restarts (default: memory)",
+    )
+    parser.add_argument(
         "--quiet", action="store_true", help="no per-request log lines (benchmarks)"
     )
     args = parser.parse_args(argv)
@@ -31,6 +36,8 @@ def main(argv: list[str] | None = None) -> None:
         config["SANDBOX_PUBLIC_URL"] = args.public_url.rstrip("/")
     if args.seed:
         config["SANDBOX_SEED"] = args.seed
+    if args.state_file:
+        config["SANDBOX_STATE_FILE"] = args.state_file
     app = create_app(config)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
     base = app.config.get("SANDBOX_PUBLIC_URL") or f"http://{shown_host}:{args.port}"

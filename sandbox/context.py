@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from pathlib import Path
 from typing import Any
 
 from flask import current_app, request
 
+from . import persistence
 from .edits import Notify
 from .faults import Faults
 from .ratelimit import FixedWindowLimiter, SlidingLogLimiter, Traffic
@@ -13,6 +17,8 @@ from .resources import event_type_json
 from .seed import seed_demo
 from .store import EventType, Store
 from .webhooks import Deliverer
+
+log = logging.getLogger(__name__)
 
 
 class Sandbox:
@@ -27,7 +33,21 @@ class Sandbox:
         )
         self.store = Store()
         self.deliverer = Deliverer(self)
+        state_file = settings.get("SANDBOX_STATE_FILE")
+        self.state_file = Path(state_file) if state_file else None
+        self._save_lock = threading.Lock()
         self.reset(settings["SANDBOX_SEED"])
+        saved = persistence.read(self.state_file) if self.state_file else None
+        if saved is not None:
+            self.store = saved
+            log.info("sandbox state loaded from %s", self.state_file)
+
+    def save(self) -> None:
+        """Write the world to --state-file, if one was given (after each changing request)."""
+        if self.state_file is None:
+            return
+        with self._save_lock:  # two writers would race on the rename
+            persistence.save(self.store, self.state_file)
 
     def reset(self, seed: str = "demo") -> None:
         """Back to a fresh world: data, grants, deliveries, traffic, faults and limits."""

@@ -243,3 +243,26 @@ def savvycal_booking(scope_slug: str, slug: str) -> Any:
             "description": link.description,
         }
     return render_template("booking.html", provider="SavvyCal", title=link.name, details=details)
+
+
+@bp.get("/close-app/scheduling_link/<link_id>/")
+def close_link_page(link_id: str) -> Any:
+    """Close's app, as far as one scheduling link goes: what a rep sees of it in Close (outside
+    /close/, so no fault set on the API ever breaks it)."""
+    store = current_sandbox().store
+    with store.lock:
+        link = store.close_links.get(link_id)
+        if link is None:
+            abort(404)
+        details = {
+            "name": link.name,
+            "url": link.url,
+            "description": link.description,
+            "duration_in_minutes": link.duration_in_minutes,
+            "source": link.source,
+            "source_type": link.source_type,
+            "user": store.close_users[link.user_id].email
+            if link.user_id in store.close_users
+            else link.user_id,
+        }
+    return render_template("close_link.html", title=link.name, details=details)

@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     # None: URIs are built from the host each request arrived on.
     "SANDBOX_PUBLIC_URL": None,
     "SANDBOX_SEED": "demo",
+    # None: state in memory only. A path: the world is kept there across restarts.
+    "SANDBOX_STATE_FILE": None,
     "SANDBOX_CODE_TTL_SECONDS": 600,
     "SANDBOX_CLOSE_TOKEN_TTL_SECONDS": 3600,
     "SANDBOX_CALENDLY_TOKEN_TTL_SECONDS": 7200,
@@ -87,6 +89,8 @@ def env_block(base: str, settings: Mapping[str, Any]) -> dict[str, str]:
         "SAVVYCAL_API_URL": f"{base}/savvycal/api/v1",
         "SAVVYCAL_AUTH_URL": f"{base}/savvycal/oauth",
         "SAVVYCAL_BOOKING_URL": f"{base}/savvycal/book",
+        # Close's page of one scheduling link, `{id}` standing for its Close id.
+        "CLOSE_LINK_PAGE_URL": f"{base}/close-app/scheduling_link/{{id}}/",
     }
     block.update({name: str(settings[name]) for name in CREDENTIAL_NAMES})
     return block

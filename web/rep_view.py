@@ -118,8 +118,6 @@ def provider_json(
     }
     # What the last run said of a provider goes away with it: a disconnected one shows none.
     if connected and finished is not None:
-        # Warnings name their provider first ("SavvyCal link “Unscoped” has no URL; skipped").
-        card["warnings"] = [w for w in finished.warnings if w.lower().startswith(provider)]
         card["not_synced"] = [
             {
                 "name": item.get("name"),
@@ -128,6 +126,14 @@ def provider_json(
             }
             for item in finished.not_synced
             if item.get("provider") == provider
+        ]
+        # Warnings name their provider first ("SavvyCal link “Unscoped” has no URL; skipped");
+        # one about an item the not-synced list already explains is not said twice.
+        explained = {f"“{item['name']}”" for item in card["not_synced"] if item["name"]}
+        card["warnings"] = [
+            w
+            for w in finished.warnings
+            if w.lower().startswith(provider) and not any(name in w for name in explained)
         ]
     return card
 

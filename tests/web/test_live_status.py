@@ -219,3 +219,22 @@ def test_status_answers_exact_iso_times(client, account):
     assert run["started_at"] == "2026-12-02T10:00:01.250Z"
     assert run["finished_at"] == "2026-12-02T10:00:03.250Z"
     assert run["outcome_text"] == "finished"
+
+
+def test_a_warning_about_an_item_the_not_synced_list_explains_is_not_said_twice(client, account):
+    add_run(
+        account,
+        not_synced=[
+            {"provider": "savvycal", "source_id": "savvycal:S9:user_A", "name": "Unscoped Link",
+             "reason": "no_scope"},
+        ],
+        warnings=[
+            "SavvyCal link “Unscoped Link” has no URL (no scope or slug); skipped",
+            "SavvyCal link S8 (no name) has no name; skipped",
+        ],
+    )  # fmt: skip
+
+    savvycal = provider(status_of(client, account), "savvycal")
+
+    assert savvycal["warnings"] == ["SavvyCal link S8 (no name) has no name; skipped"]
+    assert [i["name"] for i in savvycal["not_synced"]] == ["Unscoped Link"]
