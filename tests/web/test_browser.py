@@ -144,7 +144,7 @@ def test_a_rep_signs_in_connects_sees_links_and_disconnects(service, page, tmp_p
         lambda text: "Discovery Call" in text and "Partner Sync" in text,
         "Calendly links",
     )
-    calendly = card(page, "calendly").inner_text()
+    calendly = card(page, "calendly").locator("table.links").inner_text()
     assert "Partner Sync" in calendly  # secret event types are synced too
     assert "Old Demo" not in calendly  # inactive ones are not
     # Close already holds this one from its own Calendly integration: not pushed twice.
@@ -154,8 +154,8 @@ def test_a_rep_signs_in_connects_sees_links_and_disconnects(service, page, tmp_p
     reload_until(
         page,
         "savvycal",
-        lambda text: "has no URL (no scope or slug); skipped" in text,
-        "the skipped-link warning",
+        lambda text: "Unscoped Link: it has no booking URL" in text,
+        "the skipped link, with its reason",
     )
     calendly = card(page, "calendly").inner_text()
     assert "Disconnect Calendly" in calendly
@@ -166,7 +166,8 @@ def test_a_rep_signs_in_connects_sees_links_and_disconnects(service, page, tmp_p
         link for link in sandbox.our_close_links(close_user) if "savvycal" in link["source_id"]
     ]
     assert savvycal_in_close
-    card(page, "savvycal").get_by_role("button", name="Disconnect SavvyCal").click()
+    card(page, "savvycal").get_by_role("link", name="Disconnect SavvyCal").click()
+    page.get_by_role("button", name="Yes, disconnect SavvyCal").click()
     assert "SavvyCal disconnected" in page.get_by_role("status").first.inner_text()
     assert "Connect SavvyCal" in card(page, "savvycal").inner_text()
 

@@ -101,11 +101,25 @@
     return html + warnings(card.warnings);
   }
 
+  var WEBHOOK = {
+    polling_only: "Updates: <strong>polling only</strong>. Calendly refused a webhook " +
+      "subscription (free plan or missing scope), so changes arrive with the periodic sync.",
+    active: "Updates: live, through a Calendly webhook.",
+    disabled: "Updates: Calendly stopped the webhook; it is being re-created. Until then " +
+      "changes arrive with the periodic sync."
+  };
+
+  function webhookState(card) {
+    if (card.webhook == null || card.state !== "active") return "";
+    return '<p class="webhook webhook-' + esc(card.webhook) + '">' +
+      (WEBHOOK[card.webhook] || "Updates: the Calendly webhook is being set up.") + "</p>";
+  }
+
   // What the server rendered that only a full render gets right (buttons, forms, the Close
   // banner): when any of it changes, the page is loaded again instead.
   function shape(view) {
     return JSON.stringify([view.account.close_state, view.providers.map(function (card) {
-      return [card.provider, card.state, card.who || "", card.webhook || "", card.cleanup_pending];
+      return [card.provider, card.state, card.who || "", card.cleanup_pending];
     })]);
   }
 
@@ -113,7 +127,7 @@
     var cards = Array.prototype.map.call(document.querySelectorAll("section.provider"),
       function (section) {
         return [section.id, section.getAttribute("data-state"), section.getAttribute("data-who"),
-          section.getAttribute("data-webhook"), section.getAttribute("data-cleanup") === "true"];
+          section.getAttribute("data-cleanup") === "true"];
       });
     return JSON.stringify([body.getAttribute("data-close-state"), cards]);
   }
@@ -132,8 +146,12 @@
     sync.setAttribute("data-sync-state", view.sync.state);
     sync.querySelector(".sync-status").innerHTML = syncStatus(view);
     view.providers.forEach(function (card) {
-      var region = document.querySelector("section#" + card.provider + " .links-region");
-      if (region) region.innerHTML = providerLinks(view, card);
+      var section = document.querySelector("section#" + card.provider);
+      if (!section) return;
+      var links = section.querySelector(".links-region");
+      if (links) links.innerHTML = providerLinks(view, card);
+      var webhook = section.querySelector(".webhook-region");
+      if (webhook) webhook.innerHTML = webhookState(card);
     });
   }
 
