@@ -84,26 +84,28 @@ def ensure_redis(url: str, children: list[subprocess.Popen]) -> None:
     sys.exit(1)
 
 
+def sandbox_command(port: int, state_file: Path) -> list[str]:
+    """The sandbox, keeping its world in `state_file` across restarts."""
+    return [
+        sys.executable,
+        "-m",
+        "sandbox",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--public-url",
+        f"http://127.0.0.1:{port}",
+        "--state-file",
+        str(state_file),
+    ]
+
+
 def start_sandbox(children: list[subprocess.Popen]) -> dict[str, str]:
     base = f"http://127.0.0.1:{SANDBOX_PORT}"
     say(f"no provider credentials configured: starting the sandbox on {base}")
     children.append(
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sandbox",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(SANDBOX_PORT),
-                "--public-url",
-                base,
-                "--state-file",
-                str(SANDBOX_STATE_FILE),
-            ],
-            cwd=PROJECT_ROOT,
-        )
+        subprocess.Popen(sandbox_command(SANDBOX_PORT, SANDBOX_STATE_FILE), cwd=PROJECT_ROOT)
     )
     for _ in range(100):
         try:
