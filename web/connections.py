@@ -123,11 +123,12 @@ def savvycal_token():
 
 
 @bp.get("/connections/<provider>/disconnect")
-@sign_in_required
 def confirm_disconnect(provider: str):
     """Disconnect asks first: a plain page whose form POSTs, so it works without scripts."""
     if not registry.is_scheduling(provider):
         abort(404, "Only Calendly and SavvyCal can be disconnected here.")
+    if signed_in_account_id() is None:
+        return redirect(url_for("pages.index"))
     with runtime.session_scope() as db:
         links = db.scalar(
             select(func.count(LinkMapping.id)).where(
