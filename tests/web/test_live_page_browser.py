@@ -143,6 +143,21 @@ def test_the_page_follows_the_sync_and_a_webhook_change_without_a_reload(
     page.screenshot(path=str(screenshot_path(AFTER_WEBHOOK, tmp_path)), full_page=True)
     assert same_document(page)
 
+    # "Sync now": the new run's result replaces the old one on the page it lands on, no reload.
+    before = page.locator("section#sync .last-sync time").first.get_attribute("datetime")
+    page.get_by_role("button", name="Sync now").click()
+    assert "Sync started" in page.get_by_role("status").first.inner_text()
+    mark_document(page)
+
+    def new_result() -> bool:
+        box = page.locator("section#sync")
+        started = box.locator(".last-sync time").first.get_attribute("datetime")
+        return started > before and "Syncing now" not in box.inner_text()
+
+    wait_for(new_result, timeout=WAIT, interval=0.5, what="the result of Sync now")
+    assert "0 created, 0 updated, 0 deleted" in page.locator("section#sync").inner_text()
+    assert same_document(page)
+
     # The finished callback, loaded again, says so plainly.
     assert callbacks, "the Calendly callback was never loaded"
     page.goto(callbacks[-1])
