@@ -9,11 +9,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+from sqlalchemy import select
 
 from tests.conftest import CALENDLY_API, add_account
 from tests.sync.fakes import OUR_CLIENT, FakeClose
 from worker import runtime
-from worker.storage.models import LinkMapping
+from worker.storage.models import LinkMapping, SyncRun
 from worker.sync.full import full_sync
 from worker.sync.targeted import sync_event_type
 
@@ -172,3 +173,30 @@ def test_targeted_and_full_sync_agree_so_nothing_flips(world):
 
     assert pushed(close) == after_full == {f"calendly:MINE:{USER}"}
     assert [w for w in close.writes if w[0] == "delete"] == []
+
+
+def last_finished_not_synced(account_id: int) -> list[tuple[str, str]]:
+    with runtime.session_scope() as session:
+        run = session.scalars(
+            select(SyncRun).where(SyncRun.account_id == account_id).order_by(SyncRun.id.desc())
+        ).first()
+        return [(i["name"], i["reason"]) for i in run.not_synced]
+
+
+def test_a_webhook_about_a_deactivated_event_type_explains_why_it_left_close(world):
+    account, close, calendly, _ = world
+    calendly.add(event_type("MINE", owner=REP_URI, name="Discovery"), listed=True)
+    full_sync(account)
+    assert last_finished_not_synced(account) == []
+
+    calendly.types["MINE"]["active"] = False
+    sync_event_type(account, "MINE")
+
+    assert pushed(close) == set()
+    assert last_finished_not_synced(account) == [("Discovery", "inactive")]
+
+    calendly.types["MINE"]["active"] = True
+    sync_event_type(account, "MINE")
+
+    assert pushed(close) == {f"calendly:MINE:{USER}"}
+    assert last_finished_not_synced(account) == []

@@ -76,3 +76,23 @@ def previous_not_synced(session: Any, run: SyncRun) -> list[dict[str, Any]]:
         .limit(1)
     ).first()
     return previous.not_synced if previous is not None else []
+
+
+def note_not_synced(account_id: int, source_id: str, items: list[dict[str, Any]]) -> None:
+    """A targeted sync's word on one item: the newest finished full run's not-synced list (what
+    the rep's page shows) is brought up to date for it, so a webhook that deactivates an event
+    type explains its link's absence at once rather than after the next full sync. The caller
+    holds the account's lock, so no full run finishes meanwhile."""
+    with runtime.session_scope() as session:
+        run = session.scalars(
+            select(SyncRun)
+            .where(SyncRun.account_id == account_id, SyncRun.finished_at.is_not(None))
+            .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+            .limit(1)
+        ).first()
+        if run is None:
+            return
+        current = run.not_synced
+        updated = [i for i in current if i.get("source_id") != source_id] + items
+        if updated != current:
+            run.not_synced = updated

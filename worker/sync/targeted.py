@@ -13,8 +13,9 @@ from worker.sync import team_link_hooks
 from worker.sync.account import known_source_ids, load_account
 from worker.sync.apply import Tally, apply_plan
 from worker.sync.guard import RunGuard
-from worker.sync.links import Selection, source_id
+from worker.sync.links import NotSynced, Selection, source_id
 from worker.sync.reconcile import plan_one
+from worker.sync.runs import note_not_synced
 
 
 def sync_event_type(account_id: int, event_type_uuid: str, guard: RunGuard | None = None) -> Tally:
@@ -56,5 +57,10 @@ def sync_event_type(account_id: int, event_type_uuid: str, guard: RunGuard | Non
     )
     tally = Tally()
     apply_plan(view, the_plan, tally, guard)
+    not_synced = [item.as_json() for item in selection.not_synced]
+    if sid in the_plan.native:
+        link = selection.links[sid]
+        not_synced.append(NotSynced(CALENDLY, sid, link.name, "close_native").as_json())
+    note_not_synced(account_id, sid, not_synced)
     team_link_hooks.after_event_type_sync(account_id, selection.links.get(sid), the_plan)  # §6
     return tally
