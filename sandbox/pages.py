@@ -261,8 +261,7 @@ def close_link_page(link_id: str) -> Any:
             "duration_in_minutes": link.duration_in_minutes,
             "source": link.source,
             "source_type": link.source_type,
-            "user": store.close_users[link.user_id].email
-            if link.user_id in store.close_users
-            else link.user_id,
         }
+        owner = store.close_users.get(link.user_id)
+        details["user"] = owner.email if owner else link.user_id
     return render_template("close_link.html", title=link.name, details=details)

@@ -26,8 +26,8 @@ def parse_iso(value: str) -> datetime:
 
 @bp.app_template_filter("ago")
 def ago(value: str | None, now: str) -> str:
-    """ "12 s ago", "5 min ago", "3 h ago", else the date: how long before `now` (both ISO).
-    web/static/live.js says the same in the same words."""
+    """How long before `now` `value` was (both ISO): "12 s ago", "5 min ago", "3 h ago", else
+    the date. web/static/live.js says the same in the same words."""
     if not value:
         return ""
     seconds = max(0, int((parse_iso(now) - parse_iso(value)).total_seconds()))
