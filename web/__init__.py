@@ -37,11 +37,13 @@ def create_app(config: Settings | dict[str, Any] | None = None, **extra: Any) ->
 
     from web import (
         admin,
+        admin_history,
         admin_team_links,
         connections,
         errors,
         health,
         logs,
+        metrics,
         pages,
         signin,
         team_links_page,
@@ -61,6 +63,8 @@ def create_app(config: Settings | dict[str, Any] | None = None, **extra: Any) ->
         webhooks,
         admin,
         admin_team_links,
+        admin_history,
+        metrics,
         team_links_page,
     ):
         app.register_blueprint(module.bp)

@@ -89,7 +89,11 @@ def queue_resync(close_user_id: str | None = None) -> ResyncRequest:
                 raise UnknownAccount(close_user_id)
             accounts = [(account_id, close_user_id)]
     requested_at = utcnow()
-    left = set(triggers.request_full_syncs([account_id for account_id, _ in accounts]))
+    left = set(
+        triggers.request_full_syncs(
+            [account_id for account_id, _ in accounts], trigger=triggers.ADMIN
+        )
+    )
     not_enqueued = [user for account_id, user in accounts if account_id in left]
     return ResyncRequest(requested_at, accounts, not_enqueued)
 

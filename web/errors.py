@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
-MACHINE_PREFIXES = ("/webhooks/", "/admin/", "/healthz", "/readyz")
+MACHINE_PREFIXES = ("/webhooks/", "/admin/", "/healthz", "/readyz", "/metrics")
 
 CODES = {
     400: "bad_request",

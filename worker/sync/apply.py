@@ -16,6 +16,7 @@ from worker.auth.connected import close_client
 from worker.auth.errors import NeedsReauth
 from worker.providers.errors import ProviderError, RateLimited
 from worker.storage.models import Account, LinkMapping, utcnow
+from worker.sync import history
 from worker.sync.account import AccountView
 from worker.sync.guard import DeadlineExceeded, RunGuard
 from worker.sync.links import DesiredLink
@@ -33,6 +34,8 @@ class Tally:
     unchanged: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    # Every write Close accepted, as the history records it (worker/sync/history.py).
+    changes: list[history.Change] = field(default_factory=list)
 
 
 def apply_plan(view: AccountView, the_plan: Plan, tally: Tally, guard: RunGuard) -> None:
@@ -52,8 +55,11 @@ def apply_plan(view: AccountView, the_plan: Plan, tally: Tally, guard: RunGuard)
         record_push(view, upsert.link, answer)
         if upsert.create:
             tally.created += 1
+            tally.changes.append(history.created(upsert.link))
         else:
             tally.updated += 1
+            before = the_plan.before.get(upsert.link.source_id)
+            tally.changes.append(history.updated(upsert.link, before))
     for source_id in the_plan.deletes:
         guard.confirm_lock()
         try:
@@ -66,6 +72,7 @@ def apply_plan(view: AccountView, the_plan: Plan, tally: Tally, guard: RunGuard)
             continue
         forget_push(view, source_id)
         tally.deleted += 1
+        tally.changes.append(history.deleted(source_id, the_plan.before.get(source_id)))
     tally.unchanged += the_plan.unchanged
 
 

@@ -37,6 +37,9 @@ class Plan:
     upserts: list[Upsert] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
     unchanged: int = 0
+    # Close's link as it is now, by source_id, for every update and delete: the "old" side of
+    # each change the history records (worker/sync/history.py).
+    before: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
 
     @property
     def writes(self) -> int:
@@ -100,6 +103,7 @@ def plan(
             # Close already shows this item through its own integration (Calendly's).
             if have is not None and complete:
                 result.deletes.append(sid)
+                result.before[sid] = have
             else:
                 result.unchanged += 1
             continue
@@ -107,6 +111,7 @@ def plan(
             result.upserts.append(Upsert(want, create=True))
         elif comparable(have) != comparable(want.payload()):
             result.upserts.append(Upsert(want, create=False))
+            result.before[sid] = have
         else:
             result.unchanged += 1
 
@@ -120,6 +125,7 @@ def plan(
             # Ours, but of no provider we can name: delete only when no provider failed.
             continue
         result.deletes.append(sid)
+        result.before[sid] = ours[sid]
     return result
 
 

@@ -1,23 +1,46 @@
-"""Sync runs as recorded: started, finished with their counts, outcome and warnings, and when the
-account's next full sync is due (CONTRACT §3 `last_sync`)."""
+"""Sync runs as recorded: started, finished with their counts, outcome, warnings and changes, and
+when the account's next full sync is due (CONTRACT §3 `last_sync` and history)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from worker import runtime
+from worker import metrics, runtime
 from worker.storage.models import Account, SyncRun, utcnow
+from worker.sync import history
 from worker.sync.apply import Tally
 
 FIRST_RETRY_SECONDS = 60
+FULL, EVENT_TYPE = "full", "event_type"
 
 
-def start_run(account_id: int) -> int:
+def start_run(account_id: int, trigger: str | None = None) -> int:
     with runtime.session_scope() as session:
-        run = SyncRun(account_id=account_id, started_at=utcnow(), outcome="running")
+        run = SyncRun(
+            account_id=account_id,
+            kind=FULL,
+            trigger=trigger,
+            started_at=utcnow(),
+            outcome="running",
+        )
         session.add(run)
         session.flush()
         return run.id
+
+
+def _fill(run: SyncRun, outcome: str, tally: Tally, warnings: list[str], error: str | None):
+    run.finished_at = utcnow()
+    run.outcome = outcome
+    run.created, run.updated, run.deleted = tally.created, tally.updated, tally.deleted
+    run.unchanged, run.failed = tally.unchanged, tally.failed
+    run.error = error
+    run.warnings = warnings
+
+
+def _count(run: SyncRun) -> None:
+    metrics.count("schedsync_sync_runs_total", kind=run.kind, outcome=run.outcome)
+    seconds = (run.finished_at - run.started_at).total_seconds()
+    metrics.observe("schedsync_sync_duration_seconds", max(seconds, 0.0), kind=run.kind)
 
 
 def finish_run(
@@ -27,12 +50,8 @@ def finish_run(
     with runtime.session_scope() as session:
         run = session.get(SyncRun, run_id)
         account = session.get(Account, run.account_id)
-        run.finished_at = utcnow()
-        run.outcome = outcome
-        run.created, run.updated, run.deleted = tally.created, tally.updated, tally.deleted
-        run.unchanged, run.failed = tally.unchanged, tally.failed
-        run.error = error
-        run.warnings = warnings
+        _fill(run, outcome, tally, warnings, error)
+        history.store(session, run.id, tally.changes, run.finished_at)
         if outcome == "ok":
             account.sync_failures = 0
             wait = settings.resync_interval_seconds
@@ -44,3 +63,29 @@ def finish_run(
                 settings.resync_interval_seconds,
             )
         account.next_full_sync_at = run.started_at + timedelta(seconds=wait)
+        history.prune(session, run.account_id)
+    _count(run)
+
+
+def record_targeted_run(
+    account_id: int,
+    started_at: datetime,
+    outcome: str,
+    tally: Tally,
+    *,
+    trigger: str,
+    error: str | None = None,
+) -> int:
+    """A webhook's single-link run, recorded once it has ended: one transaction for the run, its
+    changes and the pruning. It leaves `last_sync` and the full-sync schedule alone."""
+    with runtime.session_scope() as session:
+        run = SyncRun(
+            account_id=account_id, kind=EVENT_TYPE, trigger=trigger, started_at=started_at
+        )
+        _fill(run, outcome, tally, [], error)
+        session.add(run)
+        session.flush()
+        history.store(session, run.id, tally.changes, run.finished_at)
+        history.prune(session, account_id)
+    _count(run)
+    return run.id
