@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -55,3 +55,12 @@ def scrape():
         log.warning("metrics unavailable: %s", type(exc).__name__)
         return json_error(503, "unavailable", "Redis or the database is unreachable.")
     return Response(text, mimetype=None, content_type=exposition.CONTENT_TYPE)
+
+
+@bp.after_app_request
+def count_webhook_delivery(response):
+    # Every answer of the receiver, rejections included, by HTTP status: one in-process
+    # increment (worker/metrics/recorder.py), nothing on the delivery's Redis round trips.
+    if request.blueprint == "webhooks":
+        metrics.count("schedsync_webhook_deliveries_total", status=response.status_code)
+    return response

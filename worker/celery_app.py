@@ -15,6 +15,7 @@ from kombu import Queue
 
 from worker import runtime
 from worker.schedule import beat_schedule
+from worker.sentry import init_sentry
 
 # Longer than any countdown we set plus a run: with acks_late, Redis redelivers a message whose
 # worker has not acked it within this time, and a countdown shorter than this is never doubled.
@@ -35,6 +36,7 @@ ROUTES = {
 
 def make_celery() -> Celery:
     settings = runtime.settings()
+    init_sentry(settings)  # a no-op without SENTRY_DSN
     app = Celery("schedsync", broker=settings.redis_url, include=_task_modules())
     app.conf.update(
         task_acks_late=True,

@@ -194,6 +194,8 @@ def test_a_running_sync_keeps_its_trigger_recorded_until_it_ends(db_real_redis, 
     account = add_account()
     triggers.request_full_sync(account)
     during = []
-    assert triggers.run_coalesced(account, lambda lock, trigger: during.append(triggers.pending(account)))
+    assert triggers.run_coalesced(
+        account, lambda lock, trigger: during.append(triggers.pending(account))
+    )
     assert during == [True]
     assert not triggers.pending(account)
