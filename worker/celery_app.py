@@ -10,6 +10,7 @@ from celery.signals import (
     task_prerun,
     task_retry,
     task_success,
+    worker_process_shutdown,
 )
 from kombu import Queue
 
@@ -121,6 +122,14 @@ def _unbind_task_log_fields(**_kwargs: object) -> None:
     from worker import logs
 
     logs.end_task()
+
+
+# A pool process may end without running atexit handlers: what it counted goes out first.
+@worker_process_shutdown.connect
+def _flush_metrics(**_kwargs: object) -> None:
+    from worker import metrics
+
+    metrics.flush()
 
 
 celery_app = make_celery()
