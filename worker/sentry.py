@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from worker.config import Settings
+from worker.logs import scrub
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,32 @@ def init_sentry(settings: Settings, **options: Any) -> bool:
         dsn=dsn,
         environment=settings.env,
         integrations=[FlaskIntegration(), CeleryIntegration()],
-        send_default_pii=False,
         include_local_variables=False,
         max_request_body_size="never",
+        before_send=scrubbed,
         **options,
     )
     _initialized_with = dsn
     return True
+
+
+def scrubbed(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any]:
+    """The log scrubber's patterns (worker/logs.py) applied to what an event says in words."""
+    for value in (event.get("exception") or {}).get("values") or []:
+        if isinstance(value.get("value"), str):
+            value["value"] = scrub(value["value"])
+    entry = event.get("logentry") or {}
+    for key in ("message", "formatted"):
+        if isinstance(entry.get(key), str):
+            entry[key] = scrub(entry[key])
+    return event
+
+
+def capture(exc: BaseException) -> None:
+    """Report an error the app handled itself (the web's 500 page): Flask's integration sees
+    only unhandled ones, and the log line loses its traceback to the scrubbing filter."""
+    if _initialized_with is None:
+        return
+    import sentry_sdk
+
+    sentry_sdk.capture_exception(exc)
