@@ -88,6 +88,11 @@ def queue_resync(close_user_id: str | None = None) -> ResyncRequest:
             if account_id is None:
                 raise UnknownAccount(close_user_id)
             accounts = [(account_id, close_user_id)]
+    return queue_accounts(accounts)
+
+
+def queue_accounts(accounts: list[tuple[int, str]]) -> ResyncRequest:
+    """Record and enqueue a full sync of each (account id, close user id), as an admin's."""
     requested_at = utcnow()
     left = set(
         triggers.request_full_syncs(
