@@ -32,6 +32,9 @@ MAX_RUNS = 500
 FIELDS = ("name", "url", "description", "duration_in_minutes", "source_type")
 
 CREATED, UPDATED, DELETED = "created", "updated", "deleted"
+# Runs recorded before triggers were (migration 0006), or started by hand without one: most
+# runs are the periodic resync's.
+UNKNOWN_TRIGGER = "schedule"
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,7 @@ def recent_runs(account_id: int, limit: int = KEEP_RUNS) -> list[dict[str, Any]]
         return [
             {
                 "kind": run.kind,
-                "trigger": run.trigger,
+                "trigger": run.trigger or UNKNOWN_TRIGGER,
                 "started_at": run.started_at,
                 "finished_at": run.finished_at,
                 "outcome": run.outcome,
@@ -209,7 +212,7 @@ def recent_changes(account_id: int, limit: int = 20) -> list[dict[str, Any]]:
                 "changed": change.changed,
                 "at": change.at,
                 "run_kind": kind,
-                "trigger": trigger,
+                "trigger": trigger or UNKNOWN_TRIGGER,
                 "run_started_at": started_at,
                 "run_finished_at": finished_at,
             }
