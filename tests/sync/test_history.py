@@ -190,3 +190,39 @@ def test_history_of_an_unknown_account_is_404_and_needs_the_admin_token(client, 
     assert client.get("/admin/accounts/user_nobody/history", headers=ADMIN).status_code == 404
     response = client.get("/admin/accounts/user_nobody/history")
     assert (response.status_code, response.get_json()["error"]) == (401, "unauthorized")
+
+
+def test_a_disconnects_deletions_are_a_disconnect_run_and_a_retry_adds_none(
+    world, client, account
+):
+    from worker.auth.accounts import mark_disconnected
+    from worker.auth.disconnect import delete_links
+    from worker.storage.models import Connection
+
+    _, calendly, savvycal = world
+    calendly.add("E1", name="Intro")
+    savvycal.add("S1", name="Chat")
+    full_sync(account)
+    mark_disconnected(account, "calendly")
+
+    def calendly_connection():
+        with runtime.session_scope() as session:
+            conn = session.scalars(
+                select(Connection).where(
+                    Connection.account_id == account, Connection.provider == "calendly"
+                )
+            ).one()
+            session.expunge(conn)
+            return conn
+
+    delete_links(calendly_connection())
+    delete_links(calendly_connection())  # a retried clean-up: nothing left, nothing recorded
+
+    runs = history_of(client)
+    assert [(r["kind"], r["trigger"]) for r in runs] == [
+        ("disconnect", "disconnect"),
+        ("full", "schedule"),
+    ]
+    assert [(c["action"], c["name"], c["provider"]) for c in runs[0]["changes"]] == [
+        ("deleted", "Intro", "calendly")
+    ]

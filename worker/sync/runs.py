@@ -11,7 +11,9 @@ from worker.sync import history
 from worker.sync.apply import Tally
 
 FIRST_RETRY_SECONDS = 60
-FULL, EVENT_TYPE = "full", "event_type"
+# full: a full reconcile; event_type: a Calendly webhook's one-link run; disconnect: the links a
+# disconnect's clean-up removed from Close (worker/auth/disconnect.py).
+FULL, EVENT_TYPE, DISCONNECT = "full", "event_type", "disconnect"
 
 
 def start_run(account_id: int, trigger: str | None = None) -> int:
@@ -67,21 +69,21 @@ def finish_run(
     _count(run)
 
 
-def record_targeted_run(
+def record_finished_run(
     account_id: int,
     started_at: datetime,
     outcome: str,
     tally: Tally,
     *,
+    kind: str,
     trigger: str,
     error: str | None = None,
 ) -> int:
-    """A webhook's single-link run, recorded once it has ended: one transaction for the run, its
-    changes and the pruning. It leaves `last_sync` and the full-sync schedule alone."""
+    """A run that is not a full sync (a webhook's one link, a disconnect's deletions), recorded
+    once it has ended: one transaction for the run, its changes and the pruning. It leaves
+    `last_sync` and the full-sync schedule alone."""
     with runtime.session_scope() as session:
-        run = SyncRun(
-            account_id=account_id, kind=EVENT_TYPE, trigger=trigger, started_at=started_at
-        )
+        run = SyncRun(account_id=account_id, kind=kind, trigger=trigger, started_at=started_at)
         _fill(run, outcome, tally, [], error)
         session.add(run)
         session.flush()

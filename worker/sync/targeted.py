@@ -20,7 +20,7 @@ from worker.sync.apply import Tally, apply_plan
 from worker.sync.guard import RunGuard, RunStopped
 from worker.sync.links import Selection, source_id
 from worker.sync.reconcile import plan_one
-from worker.sync.runs import record_targeted_run
+from worker.sync.runs import EVENT_TYPE, record_finished_run
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +45,23 @@ def sync_event_type(
     except Exception as exc:
         error = str(exc) if isinstance(exc, ProviderError | RunStopped) else type(exc).__name__
         try:
-            record_targeted_run(
-                account_id, started_at, "error", tally, trigger=trigger, error=error or None
+            record_finished_run(
+                account_id,
+                started_at,
+                "error",
+                tally,
+                kind=EVENT_TYPE,
+                trigger=trigger,
+                error=error or None,
             )
         except SQLAlchemyError:
             log.warning("event type run of account %s not recorded", account_id, exc_info=True)
         raise
     outcome = "error" if tally.failed else "ok"
     error = "; ".join(tally.errors[:5]) or None
-    record_targeted_run(account_id, started_at, outcome, tally, trigger=trigger, error=error)
+    record_finished_run(
+        account_id, started_at, outcome, tally, kind=EVENT_TYPE, trigger=trigger, error=error
+    )
     return tally
 
 
