@@ -4,6 +4,7 @@ what a resync would change without writing anything."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -78,9 +79,7 @@ def wait_and_report(queued: ResyncRequest, targets: dict[int, Target], timeout: 
     account_ids = [account_id for account_id, _ in queued.accounts]
     unsyncable = accounts_without_close_grant(account_ids)
     waiting = [a for a in account_ids if a not in unsyncable]
-    with click.progressbar(
-        length=len(waiting), label="syncing", file=click.get_text_stream("stderr")
-    ) as bar:
+    with click.progressbar(length=len(waiting), label="syncing", file=sys.stderr) as bar:
         runs, timed_out = wait_for_runs(waiting, queued.requested_at, timeout, bar.update)
     totals = {name: sum(getattr(run, name) for run in runs.values()) for name in COUNTS}
     failed = False

@@ -192,9 +192,7 @@ def test_history_of_an_unknown_account_is_404_and_needs_the_admin_token(client, 
     assert (response.status_code, response.get_json()["error"]) == (401, "unauthorized")
 
 
-def test_a_disconnects_deletions_are_a_disconnect_run_and_a_retry_adds_none(
-    world, client, account
-):
+def test_a_disconnects_deletions_are_a_disconnect_run_and_a_retry_adds_none(world, client, account):
     from worker.auth.accounts import mark_disconnected
     from worker.auth.disconnect import delete_links
     from worker.storage.models import Connection
