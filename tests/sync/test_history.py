@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from tests.admin.conftest import ADMIN, add_run
 from tests.conftest import add_account
 from tests.sync.fakes import FakeCalendly, FakeClose, FakeSavvyCal
+from tests.sync.test_migrations import postgres_engine  # noqa: F401 (a fixture)
 from worker import runtime
 from worker.storage.models import Account, LinkChange, SyncRun, utcnow
 from worker.sync import history, triggers
@@ -224,3 +225,29 @@ def test_a_disconnects_deletions_are_a_disconnect_run_and_a_retry_adds_none(worl
     assert [(c["action"], c["name"], c["provider"]) for c in runs[0]["changes"]] == [
         ("deleted", "Intro", "calendly")
     ]
+
+
+def test_pruning_works_on_postgresql_too(postgres_engine, settings, fake_redis, monkeypatch):  # noqa: F811
+    """The one-DELETE prune (scalar subqueries with OFFSET, ON DELETE CASCADE) on PostgreSQL."""
+    from worker.storage import migrate
+
+    url = postgres_engine.url.render_as_string(hide_password=False)
+    runtime.configure(settings.with_overrides(database_url=url), redis_client=fake_redis)
+    migrate.upgrade(runtime.engine())
+    monkeypatch.setattr(history, "KEEP_RUNS", 3)
+    try:
+        account = add_account(USER)
+        old_changed = add_run(account, utcnow() - timedelta(days=40), created=1)
+        with runtime.session_scope() as session:
+            change = history.Change("calendly", f"calendly:E1:{USER}", "x", "created")
+            history.store(session, old_changed, [change], utcnow())
+        for n in range(5):
+            add_run(account, utcnow() - timedelta(minutes=10 - n))
+
+        finish_run(start_run(account), "ok", Tally(), [], None)
+
+        with runtime.session_scope() as session:
+            assert session.scalar(select(func.count()).where(SyncRun.account_id == account)) == 3
+            assert session.scalar(select(func.count()).select_from(LinkChange)) == 0
+    finally:
+        runtime.engine().dispose()

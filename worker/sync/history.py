@@ -5,8 +5,8 @@ On the hot path this costs nothing per write beyond a small object in the run's 
 changes are inserted in one batch with the statement that finishes the run, and a run that wrote
 nothing inserts none. History is bounded per account (`prune`): the newest KEEP_RUNS runs always,
 older runs only while they changed something and are younger than KEEP_CHANGED_DAYS, and never
-more than MAX_RUNS; it is pruned by the same transaction that finishes a run (two indexed
-statements), so it never needs a sweep of its own.
+more than MAX_RUNS; it is pruned by the same transaction that finishes a run (one DELETE), so it
+never needs a sweep of its own.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session, aliased
 
 from worker import runtime
 from worker.storage.models import LinkChange, SyncRun, utcnow
@@ -112,30 +112,32 @@ def store(session: Session, run_id: int, changes: list[Change], at: datetime) ->
     )
 
 
-def _nth_newest(session: Session, account_id: int, n: int) -> int | None:
-    return session.scalar(
-        select(SyncRun.id)
-        .where(SyncRun.account_id == account_id)
-        .order_by(SyncRun.id.desc())
+def _nth_newest(account_id: int, n: int):
+    """The id of the account's n-th newest run, as a scalar subquery (NULL when it has fewer)."""
+    newest = aliased(SyncRun)
+    return (
+        select(newest.id)
+        .where(newest.account_id == account_id)
+        .order_by(newest.id.desc())
         .offset(n - 1)
         .limit(1)
+        .scalar_subquery()
     )
 
 
 def prune(session: Session, account_id: int, now: datetime | None = None) -> None:
-    """Keep the account's history bounded. Changes go with their run (ON DELETE CASCADE)."""
-    keep_from = _nth_newest(session, account_id, KEEP_RUNS)
-    if keep_from is None:
-        return  # fewer than KEEP_RUNS runs: nothing to prune (the common, one-statement case)
+    """Keep the account's history bounded, in one DELETE (an index range on the account's runs;
+    nothing matches while it has fewer than KEEP_RUNS, since `id < NULL` is never true).
+    Changes go with their run (ON DELETE CASCADE)."""
     cutoff = (now or utcnow()) - timedelta(days=KEEP_CHANGED_DAYS)
-    hard_floor = _nth_newest(session, account_id, MAX_RUNS) or 0
     wrote_nothing = (SyncRun.created + SyncRun.updated + SyncRun.deleted) == 0
+    beyond_cap = SyncRun.id < func.coalesce(_nth_newest(account_id, MAX_RUNS), 0)
     session.execute(
         delete(SyncRun)
         .where(
             SyncRun.account_id == account_id,
-            SyncRun.id < keep_from,
-            wrote_nothing | (SyncRun.started_at < cutoff) | (SyncRun.id < hard_floor),
+            SyncRun.id < _nth_newest(account_id, KEEP_RUNS),
+            wrote_nothing | (SyncRun.started_at < cutoff) | beyond_cap,
         )
         .execution_options(synchronize_session=False)
     )
