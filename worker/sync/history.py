@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy.orm import Session
 
 from worker import runtime
 from worker.storage.models import LinkChange, SyncRun, utcnow
@@ -112,34 +112,47 @@ def store(session: Session, run_id: int, changes: list[Change], at: datetime) ->
     )
 
 
-def _nth_newest(account_id: int, n: int):
-    """The id of the account's n-th newest run, as a scalar subquery (NULL when it has fewer)."""
-    newest = aliased(SyncRun)
+def _nth_newest(name: str, offset: str):
+    """The id of an account's (offset+1)-th newest run, as a scalar subquery: NULL when it has
+    fewer runs, and `id < NULL` is never true."""
+    runs = SyncRun.__table__.alias(name)
     return (
-        select(newest.id)
-        .where(newest.account_id == account_id)
-        .order_by(newest.id.desc())
-        .offset(n - 1)
+        select(runs.c.id)
+        .where(runs.c.account_id == bindparam("account_id"))
+        .order_by(runs.c.id.desc())
+        .offset(bindparam(offset))
         .limit(1)
         .scalar_subquery()
     )
 
 
+def _prune_statement():
+    # Built once: constructing it per run (ORM aliases) cost more than executing it.
+    runs = SyncRun.__table__
+    wrote_nothing = (runs.c.created + runs.c.updated + runs.c.deleted) == 0
+    beyond_cap = runs.c.id < func.coalesce(_nth_newest("cap", "cap_offset"), 0)
+    return delete(runs).where(
+        runs.c.account_id == bindparam("account_id"),
+        runs.c.id < _nth_newest("kept", "keep_offset"),
+        wrote_nothing | (runs.c.started_at < bindparam("cutoff")) | beyond_cap,
+    )
+
+
+_PRUNE = _prune_statement()
+
+
 def prune(session: Session, account_id: int, now: datetime | None = None) -> None:
     """Keep the account's history bounded, in one DELETE (an index range on the account's runs;
-    nothing matches while it has fewer than KEEP_RUNS, since `id < NULL` is never true).
-    Changes go with their run (ON DELETE CASCADE)."""
-    cutoff = (now or utcnow()) - timedelta(days=KEEP_CHANGED_DAYS)
-    wrote_nothing = (SyncRun.created + SyncRun.updated + SyncRun.deleted) == 0
-    beyond_cap = SyncRun.id < func.coalesce(_nth_newest(account_id, MAX_RUNS), 0)
+    nothing matches while it has fewer than KEEP_RUNS). Changes go with their run (ON DELETE
+    CASCADE)."""
     session.execute(
-        delete(SyncRun)
-        .where(
-            SyncRun.account_id == account_id,
-            SyncRun.id < _nth_newest(account_id, KEEP_RUNS),
-            wrote_nothing | (SyncRun.started_at < cutoff) | beyond_cap,
-        )
-        .execution_options(synchronize_session=False)
+        _PRUNE,
+        {
+            "account_id": account_id,
+            "keep_offset": KEEP_RUNS - 1,
+            "cap_offset": MAX_RUNS - 1,
+            "cutoff": (now or utcnow()) - timedelta(days=KEEP_CHANGED_DAYS),
+        },
     )
 
 
