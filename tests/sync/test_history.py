@@ -251,3 +251,28 @@ def test_pruning_works_on_postgresql_too(postgres_engine, settings, fake_redis, 
             assert session.scalar(select(func.count()).select_from(LinkChange)) == 0
     finally:
         runtime.engine().dispose()
+
+
+def test_admin_and_a_webhook_that_found_a_sync_running_name_their_runs(
+    db_real_redis, settings, real_redis, enqueued
+):
+    from web import create_app
+    from worker.tasks.reconcile import sync_calendly_event_type
+
+    app = create_app(settings, redis_client=real_redis)
+    account = add_account(USER, calendly=False, savvycal=False)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        FakeClose(rsps)
+        answer = app.test_client().post("/admin/resync", json={"account": USER}, headers=ADMIN)
+        assert answer.status_code == 202
+        reconcile_account(account)
+        lock = triggers.sync_lock(account)
+        assert lock.acquire()  # a full sync is running
+        try:
+            assert sync_calendly_event_type(account, "E1") == "coalesced"
+        finally:
+            lock.release()
+        reconcile_account(account)
+
+        runs = history_of(app.test_client())
+    assert [(r["kind"], r["trigger"]) for r in runs] == [("full", "webhook"), ("full", "admin")]

@@ -59,8 +59,9 @@ class Recorder:
             self._ints.clear()
             self._floats.clear()
 
-    def flush(self) -> bool:
-        """Send what was counted; False (and keep it) when Redis would not take it."""
+    def flush(self, quiet: bool = False) -> bool:
+        """Send what was counted; False (and keep it) when Redis would not take it. `quiet`: at
+        interpreter exit, when logging may already be torn down."""
         with self._send_lock:
             with self._lock:
                 self._adopt_fork()
@@ -77,7 +78,7 @@ class Recorder:
                 pipe.execute()
             except (redis.RedisError, OSError) as exc:
                 self._put_back(ints, floats)
-                if not self._failing:
+                if not self._failing and not quiet:
                     log.warning("metrics could not be sent to Redis (kept for later): %s", exc)
                 self._failing = True
                 return False
@@ -120,4 +121,4 @@ class Recorder:
 
 
 def flush_at_exit(recorder: Recorder) -> None:
-    atexit.register(recorder.flush)
+    atexit.register(recorder.flush, quiet=True)
