@@ -276,3 +276,23 @@ def test_admin_and_a_webhook_that_found_a_sync_running_name_their_runs(
 
         runs = history_of(app.test_client())
     assert [(r["kind"], r["trigger"]) for r in runs] == [("full", "webhook"), ("full", "admin")]
+
+
+def test_a_webhook_task_retried_by_its_policy_is_a_retry_run(db_real_redis, settings, real_redis):
+    from web import create_app
+    from worker.tasks.reconcile import sync_calendly_event_type
+
+    app = create_app(settings, redis_client=real_redis)
+    account = add_account(USER, savvycal=False)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        _, calendly = FakeClose(rsps), FakeCalendly(rsps)
+        calendly.add("E1", name="Intro")
+        sync_calendly_event_type.apply(args=(account, "E1"))
+        calendly.event_types["E1"]["name"] = "Intro (new)"
+        sync_calendly_event_type.apply(args=(account, "E1"), retries=1)
+
+        runs = history_of(app.test_client())
+    assert [(r["trigger"], [c["action"] for c in r["changes"]]) for r in runs] == [
+        ("retry", ["updated"]),
+        ("webhook", ["created"]),
+    ]

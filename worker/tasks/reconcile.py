@@ -57,8 +57,15 @@ def sync_calendly_event_type(account_id: int, event_type_uuid: str) -> str:
     if not lock.acquire():
         triggers.request_full_sync(account_id, trigger=triggers.WEBHOOK)
         return "coalesced"
+    # The task's own retry (the policy's backoff) is a `retry` run in the history.
+    retried = bool(getattr(sync_calendly_event_type.request, "retries", 0))
     try:
-        sync_event_type(account_id, event_type_uuid, RunGuard(lock))
+        sync_event_type(
+            account_id,
+            event_type_uuid,
+            RunGuard(lock),
+            trigger=triggers.RETRY if retried else triggers.WEBHOOK,
+        )
     except AccountNotSyncable as exc:
         log.info("skipped event type sync: %s", exc)
         return "not_syncable"
