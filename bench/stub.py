@@ -84,6 +84,10 @@ def make_handler(world: World):
                 page = world.event_types[start : start + count]
                 nxt = str(start + count) if start + count < len(world.event_types) else None
                 self._send(200, {"collection": page, "pagination": {"next_page_token": nxt}})
+            elif path.startswith("/calendly/event_types/"):
+                with world.lock:
+                    found = [e for e in world.event_types if e["uri"].endswith(path[9:])]
+                self._send(200, {"resource": found[0]}) if found else self._send(404, {})
             elif path == "/savvycal/links":
                 start = int(qs.get("after", ["0"])[0])
                 limit = int(qs.get("limit", ["20"])[0])

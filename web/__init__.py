@@ -10,6 +10,7 @@ from flask import Flask
 from worker import runtime
 from worker.celery_app import apply_settings, celery_app
 from worker.config import INSTANCE_DIR, Settings, load_settings
+from worker.sentry import init_sentry
 
 
 def create_app(config: Settings | dict[str, Any] | None = None, **extra: Any) -> Flask:
@@ -23,6 +24,7 @@ def create_app(config: Settings | dict[str, Any] | None = None, **extra: Any) ->
             settings = settings.with_overrides(**config)
     runtime.configure(settings, redis_client=extra.get("redis_client"))
     apply_settings(celery_app, settings)
+    init_sentry(settings)
 
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.update(
@@ -37,12 +39,14 @@ def create_app(config: Settings | dict[str, Any] | None = None, **extra: Any) ->
 
     from web import (
         admin,
+        admin_history,
         admin_team_links,
         connections,
         errors,
         health,
         live,
         logs,
+        metrics,
         pages,
         signin,
         team_links_page,
@@ -63,6 +67,8 @@ def create_app(config: Settings | dict[str, Any] | None = None, **extra: Any) ->
         webhooks,
         admin,
         admin_team_links,
+        admin_history,
+        metrics,
         team_links_page,
     ):
         app.register_blueprint(module.bp)

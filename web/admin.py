@@ -88,8 +88,17 @@ def queue_resync(close_user_id: str | None = None) -> ResyncRequest:
             if account_id is None:
                 raise UnknownAccount(close_user_id)
             accounts = [(account_id, close_user_id)]
+    return queue_accounts(accounts)
+
+
+def queue_accounts(accounts: list[tuple[int, str]]) -> ResyncRequest:
+    """Record and enqueue a full sync of each (account id, close user id), as an admin's."""
     requested_at = utcnow()
-    left = set(triggers.request_full_syncs([account_id for account_id, _ in accounts]))
+    left = set(
+        triggers.request_full_syncs(
+            [account_id for account_id, _ in accounts], trigger=triggers.ADMIN
+        )
+    )
     not_enqueued = [user for account_id, user in accounts if account_id in left]
     return ResyncRequest(requested_at, accounts, not_enqueued)
 

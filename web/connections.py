@@ -23,7 +23,7 @@ from worker.providers.errors import Forbidden, Unauthorized
 from worker.providers.oauth import authorization_url, exchange_code
 from worker.providers.savvycal import NAME as SAVVYCAL
 from worker.storage.models import LinkMapping
-from worker.sync.triggers import request_full_sync
+from worker.sync.triggers import CONNECT, SYNC_NOW, request_full_sync
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def after_connect(provider: str, connected: Connected) -> None:
     spec = registry.spec(provider)
     if spec.has_link_webhooks:
         queue.try_send(queue.ENSURE_SUBSCRIPTION, connected.connection_id)
-    if request_full_sync(connected.account_id):
+    if request_full_sync(connected.account_id, trigger=CONNECT):
         flash(f"{spec.display_name} connected. Your links are syncing now.", "ok")
     else:
         flash(
@@ -189,7 +189,7 @@ def disconnect_again(provider: str, name: str):
 @bp.post("/sync")
 @sign_in_required
 def sync_now():
-    if request_full_sync(current_account_id()):
+    if request_full_sync(current_account_id(), trigger=SYNC_NOW):
         flash("Sync started.", "ok")
     else:
         flash("Sync queued; it will start shortly.", "info")

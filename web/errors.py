@@ -8,9 +8,11 @@ import logging
 from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from worker import sentry
+
 log = logging.getLogger(__name__)
 
-MACHINE_PREFIXES = ("/webhooks/", "/admin/", "/healthz", "/readyz", "/status")
+MACHINE_PREFIXES = ("/webhooks/", "/admin/", "/healthz", "/readyz", "/status", "/metrics")
 
 CODES = {
     400: "bad_request",
@@ -55,6 +57,7 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
+        sentry.capture(exc)
         if is_machine_route():
             return json_error(500, "internal_error", "Something went wrong on our side.")
         return page_error(

@@ -27,6 +27,7 @@ from worker.storage.models import (
     utcnow,
 )
 from worker.sync.links import reason_text
+from worker.sync.runs import FULL
 
 OUTCOMES = {
     "running": "is still running",
@@ -53,7 +54,7 @@ def latest_runs(db: Session, account_id: int) -> tuple[SyncRun | None, SyncRun |
     runs = list(
         db.scalars(
             select(SyncRun)
-            .where(SyncRun.account_id == account_id)
+            .where(SyncRun.account_id == account_id, SyncRun.kind == FULL)
             .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
             .limit(5)
         )
@@ -63,7 +64,11 @@ def latest_runs(db: Session, account_id: int) -> tuple[SyncRun | None, SyncRun |
     if finished is None and newest is not None and newest.finished_at is None:
         finished = db.scalars(
             select(SyncRun)
-            .where(SyncRun.account_id == account_id, SyncRun.finished_at.is_not(None))
+            .where(
+                SyncRun.account_id == account_id,
+                SyncRun.kind == FULL,
+                SyncRun.finished_at.is_not(None),
+            )
             .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
             .limit(1)
         ).first()

@@ -20,7 +20,7 @@ from worker.config import Settings
 from worker.providers import registry
 from worker.providers.oauth import authorization_url, exchange_code
 from worker.storage.models import ACTIVE, Connection
-from worker.sync.triggers import request_full_sync
+from worker.sync.triggers import CONNECT, request_full_sync
 
 bp = Blueprint("signin", __name__)
 flow_failures.register(bp)
@@ -90,7 +90,7 @@ def close_callback():
     session[ACCOUNT_KEY] = connected.account_id
     if has_active_provider(connected.account_id):
         # A rep signing in again after Close access was lost: catch up at once.
-        request_full_sync(connected.account_id)
+        request_full_sync(connected.account_id, trigger=CONNECT)
     flash(f"Signed in with Close as {identity.email or identity.user_id}.", "ok")
     oauth_state.mark_complete("close")
     return redirect(url_for("pages.index"))

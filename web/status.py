@@ -23,7 +23,7 @@ def iso(value: datetime | None) -> str | None:
 def last_full_sync(session: Session, account_id: int) -> SyncRun | None:
     return session.scalars(
         select(SyncRun)
-        .where(SyncRun.account_id == account_id)
+        .where(SyncRun.account_id == account_id, SyncRun.kind == "full")
         .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
         .limit(1)
     ).first()

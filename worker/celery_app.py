@@ -10,11 +10,13 @@ from celery.signals import (
     task_prerun,
     task_retry,
     task_success,
+    worker_process_shutdown,
 )
 from kombu import Queue
 
 from worker import runtime
 from worker.schedule import beat_schedule
+from worker.sentry import init_sentry
 
 # Longer than any countdown we set plus a run: with acks_late, Redis redelivers a message whose
 # worker has not acked it within this time, and a countdown shorter than this is never doubled.
@@ -35,6 +37,7 @@ ROUTES = {
 
 def make_celery() -> Celery:
     settings = runtime.settings()
+    init_sentry(settings)  # a no-op without SENTRY_DSN
     app = Celery("schedsync", broker=settings.redis_url, include=_task_modules())
     app.conf.update(
         task_acks_late=True,
@@ -119,6 +122,14 @@ def _unbind_task_log_fields(**_kwargs: object) -> None:
     from worker import logs
 
     logs.end_task()
+
+
+# A pool process may end without running atexit handlers: what it counted goes out first.
+@worker_process_shutdown.connect
+def _flush_metrics(**_kwargs: object) -> None:
+    from worker import metrics
+
+    metrics.flush()
 
 
 celery_app = make_celery()

@@ -51,6 +51,8 @@ class Settings:
     resync_interval_seconds: int = 900
     token_refresh_margin_seconds: int = 900
     log_format: str = "text"
+    # Errors go to Sentry through its Flask and Celery integrations when set (the `sentry` extra).
+    sentry_dsn: str = field(default="", repr=False)
     # Not in the contract's table: tuning knobs with safe defaults, overridden by tests.
     http_timeout_seconds: float = 15.0
     http_retry_backoff_seconds: float = 0.5

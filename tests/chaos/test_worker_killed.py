@@ -24,7 +24,12 @@ USERS, EVENT_TYPES, SAVVYCAL_LINKS = 24, 6, 4
 
 def runs_since(moment: datetime) -> list[SyncRun]:
     with runtime.session_scope() as session:
-        return list(session.scalars(select(SyncRun).where(SyncRun.started_at >= moment)))
+        # Full syncs only: a webhook's one-link runs are recorded too, but only once they end.
+        return list(
+            session.scalars(
+                select(SyncRun).where(SyncRun.started_at >= moment, SyncRun.kind == "full")
+            )
+        )
 
 
 def running(requested_at: datetime) -> list[int]:

@@ -119,6 +119,16 @@ def test_resync_wait_follows_a_real_worker_and_sums_up_its_run(stack, tmp_path):
         flask, "--app", "web", "resync", "--account", alice, "--wait", "--timeout", "60"
     )
     assert "created=0 updated=0 deleted=0 unchanged=2 failed=0" in again.stdout
+    assert f"{alice} (alice@example.com): ok  created=0" in again.stdout  # one line per account
+
+    # Nothing to change now: the dry run says so, from its own process, and writes nothing.
+    preview = stack.run(
+        flask, "--app", "web", "resync", "--dry-run", "--account", "alice@example.com"
+    )
+    assert f"{alice} (alice@example.com): 0 to create, 0 to update, 0 to delete, 2 unchanged" in (
+        preview.stdout
+    ), preview.stdout + preview.stderr
+    assert "dry run: nothing was written to Close" in preview.stdout
 
     table = stack.run(flask, "--app", "web", "accounts").stdout.splitlines()
     row = next(line.split() for line in table if line.startswith(alice))

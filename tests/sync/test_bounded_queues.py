@@ -107,7 +107,7 @@ def test_no_countdown_is_longer_than_the_visibility_timeout(broker):
 def test_sync_now_during_a_webhook_task_runs_when_the_task_ends(db, enqueued, monkeypatch):
     account = add_account()
 
-    def webhook_change(account_id, uuid, guard):
+    def webhook_change(account_id, uuid, guard, trigger):
         # "Sync now" is pressed meanwhile: its message finds the lock taken.
         assert triggers.request_full_sync(account_id)
         assert reconcile.reconcile_account(account_id) == "busy"

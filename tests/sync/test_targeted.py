@@ -178,7 +178,9 @@ def test_targeted_and_full_sync_agree_so_nothing_flips(world):
 def last_finished_not_synced(account_id: int) -> list[tuple[str, str]]:
     with runtime.session_scope() as session:
         run = session.scalars(
-            select(SyncRun).where(SyncRun.account_id == account_id).order_by(SyncRun.id.desc())
+            select(SyncRun)
+            .where(SyncRun.account_id == account_id, SyncRun.kind == "full")
+            .order_by(SyncRun.id.desc())
         ).first()
         return [(i["name"], i["reason"]) for i in run.not_synced]
 

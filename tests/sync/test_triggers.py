@@ -35,9 +35,9 @@ def test_a_run_takes_every_recorded_trigger_and_a_duplicate_message_does_nothing
     for _ in range(5):
         triggers.request_full_sync(account)
     runs = []
-    assert triggers.run_coalesced(account, lambda lock: runs.append(1)) == "ran"
+    assert triggers.run_coalesced(account, lambda lock, trigger: runs.append(1)) == "ran"
     for _ in range(4):
-        assert triggers.run_coalesced(account, lambda lock: runs.append(1)) == "idle"
+        assert triggers.run_coalesced(account, lambda lock, trigger: runs.append(1)) == "idle"
     assert runs == [1]
 
 
@@ -49,19 +49,19 @@ def test_a_trigger_while_a_run_holds_the_lock_is_coalesced_and_runs_once_more(
     enqueued.clear()
     seen = []
 
-    def run(lock):
+    def run(lock, trigger):
         # Two triggers arrive while we run: their messages find the lock taken.
         for _ in range(2):
             triggers.request_full_sync(account)
-            seen.append(triggers.run_coalesced(account, lambda lock: None))
+            seen.append(triggers.run_coalesced(account, lambda lock, trigger: None))
 
     assert triggers.run_coalesced(account, run) == "ran"
     assert seen == ["busy", "busy"]
     # After the run: exactly one more message for the run that takes both triggers up.
     assert enqueued.count((RECONCILE, (account,))) == 3  # 2 from the triggers + 1 re-run
     runs = []
-    assert triggers.run_coalesced(account, lambda lock: runs.append(1)) == "ran"
-    assert triggers.run_coalesced(account, lambda lock: runs.append(1)) == "idle"
+    assert triggers.run_coalesced(account, lambda lock, trigger: runs.append(1)) == "ran"
+    assert triggers.run_coalesced(account, lambda lock, trigger: runs.append(1)) == "idle"
     assert runs == [1]
 
 
@@ -72,7 +72,7 @@ def test_a_rate_limited_run_keeps_its_trigger_due_after_the_reset(db_real_redis,
     triggers.request_full_sync(account)
     enqueued.clear()
 
-    def run(lock):
+    def run(lock, trigger):
         raise RateLimited(42.0, provider="close")
 
     assert triggers.run_coalesced(account, run) == "deferred"
@@ -194,6 +194,8 @@ def test_a_running_sync_keeps_its_trigger_recorded_until_it_ends(db_real_redis, 
     account = add_account()
     triggers.request_full_sync(account)
     during = []
-    assert triggers.run_coalesced(account, lambda lock: during.append(triggers.pending(account)))
+    assert triggers.run_coalesced(
+        account, lambda lock, trigger: during.append(triggers.pending(account))
+    )
     assert during == [True]
     assert not triggers.pending(account)

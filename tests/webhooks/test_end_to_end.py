@@ -11,6 +11,7 @@ from tests.processes import Stack, wait_for
 from tests.webhooks import sandbox_world as sw
 from worker import runtime
 from worker.storage.models import Connection, WebhookSubscription
+from worker.sync import history
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -97,6 +98,20 @@ def test_an_event_type_renamed_in_calendly_is_renamed_in_close_within_seconds(st
             what="the delivery record",
         )
         assert delivery[0]["status"] == 200
+        # The history says what happened and why: one change of a webhook's run.
+        run = wait_for(
+            lambda: next(
+                (r for r in history.recent_runs(rep.account_id) if r["kind"] == "event_type"),
+                None,
+            ),
+            10,
+            what="the webhook's run in the history",
+        )
+        assert (run["trigger"], run["outcome"]) == ("webhook", "ok")
+        (change,) = run["changes"]
+        assert (change["source_id"], change["action"]) == (source_id, "updated")
+        assert change["changed"]["name"] == [EVENT_TYPE, "Discovery Call (renamed)"]
+        assert change["changed"]["duration_in_minutes"][1] == 25
 
         # A deactivation removes it.
         sw.edit_event_type(sandbox, uuid, active=False)

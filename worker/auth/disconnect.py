@@ -30,7 +30,8 @@ from worker.storage.models import (
     LinkMapping,
     utcnow,
 )
-from worker.sync import team_link_hooks, triggers
+from worker.sync import history, runs, team_link_hooks, triggers
+from worker.sync.apply import Tally
 from worker.sync.links import provider_of
 from worker.sync.reconcile import is_ours
 
@@ -54,26 +55,46 @@ def delete_links(conn: Connection) -> int:
             raise NoCloseGrant(f"account {conn.account_id} has no active Close grant")
         close_id, org, user_id = close.id, account.organization_id, account.close_user_id
         our_client_id = account.close_oauth_client_id
-        known = set(
-            session.scalars(
-                select(LinkMapping.source_id).where(
+        names = dict(
+            session.execute(
+                select(LinkMapping.source_id, LinkMapping.name).where(
                     LinkMapping.account_id == account.id, LinkMapping.provider == conn.provider
                 )
-            )
+            ).all()
         )
+    known = set(names)
     client = close_client(close_id, org)
     in_close = {
-        link["source_id"]
+        link["source_id"]: link
         for link in client.scheduling_links()
         if link.get("user_id") == user_id
         and is_ours(link, our_client_id, known)
         and provider_of(link["source_id"]) == conn.provider
     }
-    for source_id in sorted(in_close | known):
-        client.delete_link(source_id)
-        with runtime.session_scope() as session:
-            session.execute(delete(LinkMapping).where(LinkMapping.source_id == source_id))
-    return len(in_close | known)
+    # Each deletion Close carried out is a change of a `disconnect` run of the history (CONTRACT
+    # §3: every write to Close is one); a retried clean-up with nothing left records none.
+    started_at, tally, done = utcnow(), Tally(), False
+    try:
+        for source_id in sorted(set(in_close) | known):
+            if client.delete_link(source_id):
+                before = in_close.get(source_id) or {"name": names.get(source_id)}
+                tally.deleted += 1
+                tally.changes.append(history.deleted(source_id, before))
+            with runtime.session_scope() as session:
+                session.execute(delete(LinkMapping).where(LinkMapping.source_id == source_id))
+        done = True
+    finally:
+        if tally.changes:
+            runs.record_finished_run(
+                conn.account_id,
+                started_at,
+                "ok" if done else "error",
+                tally,
+                kind=runs.DISCONNECT,
+                trigger=runs.DISCONNECT,
+                error=None if done else "the clean-up stopped; it is retried",
+            )
+    return len(set(in_close) | known)
 
 
 def revoke_tokens(conn: Connection) -> None:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
-from worker import logs, runtime
+from worker import logs, metrics, runtime
 from worker.auth.errors import NeedsReauth, RefreshBusy
 from worker.locks import RenewingLock
 from worker.providers import oauth, registry
@@ -40,6 +40,8 @@ CALL_MARGIN_SECONDS = 60
 # no connection makes more than this many token calls a minute, whatever keeps refusing tokens.
 FRESH_SECONDS = 60
 MAX_TOKEN_CALLS_PER_MINUTE = 4
+
+REFRESHES = "schedsync_token_refreshes_total"
 
 
 @dataclass(frozen=True)
@@ -116,11 +118,16 @@ def refresh_connection(
         try:
             grant = _spend(provider, snap.refresh_token, connection_id)
         except GrantRevoked as exc:
+            metrics.count(REFRESHES, provider=snap.provider, outcome="needs_reauth")
             again = snapshot(connection_id)
             if again is not None and again.generation != snap.generation:
                 return again  # a reconnect stored a new pair meanwhile
             mark_needs_reauth(snap, str(exc))
             raise NeedsReauth(str(exc)) from exc
+        except Exception:
+            metrics.count(REFRESHES, provider=snap.provider, outcome="error")
+            raise
+        metrics.count(REFRESHES, provider=snap.provider, outcome="ok")
         return _store(snap, grant)
     finally:
         lock.release()

@@ -209,7 +209,8 @@ def _ensure(conn: CalendlyConnection) -> str:
     set_webhook_state(conn.id, WEBHOOK_ACTIVE)
     retire(client, [_with_uri(r, remote[r.id]) for r in rows])
     if lost:
-        triggers.request_full_sync(conn.account_id)
+        # Deliveries may have been missed while it was stopped: the hourly check catches up.
+        triggers.request_full_sync(conn.account_id, trigger=triggers.SCHEDULE)
         return "recreated"
     return "created"
 

@@ -24,6 +24,7 @@ from requests.exceptions import (
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from urllib3.exceptions import NewConnectionError
 
+from worker import metrics
 from worker.providers.errors import (
     BadResponse,
     Conflict,
@@ -226,6 +227,7 @@ class HttpClient:
         status = response.status_code
         what = f"{self.provider} {method} {path.split('?')[0]} answered {status}"
         if status == 429:
+            metrics.count("schedsync_rate_limited_total", provider=self.provider)
             wait = bounded_wait(self.retry_after(response))
             if self.pacer is not None:
                 self.pacer.pause(key, wait)

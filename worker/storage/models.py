@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     DateTime,
@@ -79,6 +80,9 @@ class Account(Base):
     sync_requested_seq: Mapped[int] = mapped_column(Integer, default=0)
     sync_taken_seq: Mapped[int] = mapped_column(Integer, default=0)
     sync_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What asked for the newest recorded trigger (connect, sync_now, admin, webhook, schedule,
+    # retry): the run that takes it up says so in its history (CONTRACT §3 `run.trigger`).
+    sync_requested_trigger: Mapped[str | None] = mapped_column(String(16))
     next_full_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     sync_failures: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -175,6 +179,10 @@ class SyncRun(Base):
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
+    # full | event_type (a webhook's targeted run); `last_sync` shows the newest full one.
+    kind: Mapped[str] = mapped_column(String(16), default="full")
+    # connect | schedule | webhook | sync_now | admin | retry (CONTRACT §3 `run.trigger`)
+    trigger: Mapped[str | None] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str] = mapped_column(String(16), default="running")
@@ -204,6 +212,27 @@ class SyncRun(Base):
     @not_synced.setter
     def not_synced(self, value: list[dict]) -> None:
         self.not_synced_json = json.dumps(value)
+
+
+class LinkChange(Base):
+    """One write schedsync made to Close, as a change of the run that made it (CONTRACT §3
+    history): "what happened to my link, and why" always has an answer."""
+
+    __tablename__ = "link_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[str] = mapped_column(String(512))
+    name: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(16))  # created | updated | deleted
+    # {"<field>": [old, new]} as JSON
+    changed_json: Mapped[str] = mapped_column(Text, default="{}")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def changed(self) -> dict[str, list[Any]]:
+        return json.loads(self.changed_json or "{}")
 
 
 class TeamLink(Base):

@@ -11,18 +11,20 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from worker import runtime
+from worker import metrics, runtime
 from worker.auth.connected import close_client
 from worker.auth.errors import NeedsReauth
 from worker.providers.errors import ProviderError, RateLimited
 from worker.storage.models import Account, LinkMapping, utcnow
+from worker.sync import history
 from worker.sync.account import AccountView
 from worker.sync.guard import DeadlineExceeded, RunGuard
-from worker.sync.links import DesiredLink
+from worker.sync.links import DesiredLink, provider_of
 from worker.sync.reconcile import Plan
 
 # What ends the whole plan rather than one write.
 STOPPING = (RateLimited, NeedsReauth, DeadlineExceeded)
+WRITES = "schedsync_link_writes_total"
 
 
 @dataclass
@@ -33,6 +35,8 @@ class Tally:
     unchanged: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    # Every write Close accepted, as the history records it (worker/sync/history.py).
+    changes: list[history.Change] = field(default_factory=list)
 
 
 def apply_plan(view: AccountView, the_plan: Plan, tally: Tally, guard: RunGuard) -> None:
@@ -48,12 +52,17 @@ def apply_plan(view: AccountView, the_plan: Plan, tally: Tally, guard: RunGuard)
         except ProviderError as exc:
             tally.failed += 1
             tally.errors.append(f"{upsert.link.source_id}: {exc}")
+            metrics.count(WRITES, provider=upsert.link.provider, action="failed")
             continue
         record_push(view, upsert.link, answer)
         if upsert.create:
             tally.created += 1
+            tally.changes.append(history.created(upsert.link))
         else:
             tally.updated += 1
+            before = the_plan.before.get(upsert.link.source_id)
+            tally.changes.append(history.updated(upsert.link, before))
+        metrics.count(WRITES, provider=upsert.link.provider, action=tally.changes[-1].action)
     for source_id in the_plan.deletes:
         guard.confirm_lock()
         try:
@@ -63,9 +72,12 @@ def apply_plan(view: AccountView, the_plan: Plan, tally: Tally, guard: RunGuard)
         except ProviderError as exc:
             tally.failed += 1
             tally.errors.append(f"{source_id}: {exc}")
+            metrics.count(WRITES, provider=provider_of(source_id) or "unknown", action="failed")
             continue
         forget_push(view, source_id)
         tally.deleted += 1
+        tally.changes.append(history.deleted(source_id, the_plan.before.get(source_id)))
+        metrics.count(WRITES, provider=tally.changes[-1].provider, action="deleted")
     tally.unchanged += the_plan.unchanged
 
 

@@ -104,14 +104,15 @@ def close_listing(view: AccountView, reads: ProviderReads, guard: RunGuard) -> l
         return exc.links
 
 
-def full_sync(account_id: int, guard: RunGuard | None = None) -> int:
+def full_sync(account_id: int, guard: RunGuard | None = None, trigger: str | None = None) -> int:
     """Reconcile every link of the account; returns the SyncRun id. Raises RateLimited (after
     recording the run) when the task should be retried after the provider's reset. `guard`
-    (the account's lock and the run's deadline) stops the run between calls."""
+    (the account's lock and the run's deadline) stops the run between calls; `trigger` is what
+    asked for it, as its history shows (worker/sync/triggers.py)."""
     guard = guard or RunGuard()
     view = load_account(account_id)
     logs.bind(account=view.close_user_id)
-    run_id = start_run(account_id)
+    run_id = start_run(account_id, trigger)
     tally, reads = Tally(), ProviderReads()
     try:
         reads = desired_links(view, guard)

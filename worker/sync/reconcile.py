@@ -40,6 +40,9 @@ class Plan:
     # Desired links Close already shows through its own integration: not pushed (the rep's page
     # says why).
     native: list[str] = field(default_factory=list)
+    # Close's link as it is now, by source_id, for every update and delete: the "old" side of
+    # each change the history records (worker/sync/history.py).
+    before: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
 
     @property
     def writes(self) -> int:
@@ -104,6 +107,7 @@ def plan(
             result.native.append(sid)
             if have is not None and complete:
                 result.deletes.append(sid)
+                result.before[sid] = have
             else:
                 result.unchanged += 1
             continue
@@ -111,6 +115,7 @@ def plan(
             result.upserts.append(Upsert(want, create=True))
         elif comparable(have) != comparable(want.payload()):
             result.upserts.append(Upsert(want, create=False))
+            result.before[sid] = have
         else:
             result.unchanged += 1
 
@@ -124,6 +129,7 @@ def plan(
             # Ours, but of no provider we can name: delete only when no provider failed.
             continue
         result.deletes.append(sid)
+        result.before[sid] = ours[sid]
     return result
 
 

@@ -1,27 +1,52 @@
-"""Sync runs as recorded: started, finished with their counts, outcome and warnings, and when the
-account's next full sync is due (CONTRACT §3 `last_sync`)."""
+"""Sync runs as recorded: started, finished with their counts, outcome, warnings and changes, and
+when the account's next full sync is due (CONTRACT §3 `last_sync` and history)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
-from worker import runtime
+from worker import metrics, runtime
 from worker.storage.models import Account, SyncRun, utcnow
+from worker.sync import history
 from worker.sync.apply import Tally
 
 FIRST_RETRY_SECONDS = 60
+# full: a full reconcile; event_type: a Calendly webhook's one-link run; disconnect: the links a
+# disconnect's clean-up removed from Close (worker/auth/disconnect.py).
+FULL, EVENT_TYPE, DISCONNECT = "full", "event_type", "disconnect"
 
 
-def start_run(account_id: int) -> int:
+def start_run(account_id: int, trigger: str | None = None) -> int:
     with runtime.session_scope() as session:
-        run = SyncRun(account_id=account_id, started_at=utcnow(), outcome="running")
+        run = SyncRun(
+            account_id=account_id,
+            kind=FULL,
+            trigger=trigger,
+            started_at=utcnow(),
+            outcome="running",
+        )
         session.add(run)
         session.flush()
         return run.id
+
+
+def _fill(run: SyncRun, outcome: str, tally: Tally, warnings: list[str], error: str | None):
+    run.finished_at = utcnow()
+    run.outcome = outcome
+    run.created, run.updated, run.deleted = tally.created, tally.updated, tally.deleted
+    run.unchanged, run.failed = tally.unchanged, tally.failed
+    run.error = error
+    run.warnings = warnings
+
+
+def _count(run: SyncRun) -> None:
+    metrics.count("schedsync_sync_runs_total", kind=run.kind, outcome=run.outcome)
+    seconds = (run.finished_at - run.started_at).total_seconds()
+    metrics.observe("schedsync_sync_duration_seconds", max(seconds, 0.0), kind=run.kind)
 
 
 def finish_run(
@@ -45,12 +70,8 @@ def finish_run(
         if held:
             items += [i for i in previous_not_synced(session, run) if i.get("provider") in held]
         run.not_synced = items
-        run.finished_at = utcnow()
-        run.outcome = outcome
-        run.created, run.updated, run.deleted = tally.created, tally.updated, tally.deleted
-        run.unchanged, run.failed = tally.unchanged, tally.failed
-        run.error = error
-        run.warnings = warnings
+        _fill(run, outcome, tally, warnings, error)
+        history.store(session, run.id, tally.changes, run.finished_at)
         if outcome == "ok":
             account.sync_failures = 0
             wait = settings.resync_interval_seconds
@@ -62,6 +83,32 @@ def finish_run(
                 settings.resync_interval_seconds,
             )
         account.next_full_sync_at = run.started_at + timedelta(seconds=wait)
+        history.prune(session, run.account_id)
+    _count(run)
+
+
+def record_finished_run(
+    account_id: int,
+    started_at: datetime,
+    outcome: str,
+    tally: Tally,
+    *,
+    kind: str,
+    trigger: str,
+    error: str | None = None,
+) -> int:
+    """A run that is not a full sync (a webhook's one link, a disconnect's deletions), recorded
+    once it has ended: one transaction for the run, its changes and the pruning. It leaves
+    `last_sync` and the full-sync schedule alone."""
+    with runtime.session_scope() as session:
+        run = SyncRun(account_id=account_id, kind=kind, trigger=trigger, started_at=started_at)
+        _fill(run, outcome, tally, [], error)
+        session.add(run)
+        session.flush()
+        history.store(session, run.id, tally.changes, run.finished_at)
+        history.prune(session, account_id)
+    _count(run)
+    return run.id
 
 
 def previous_not_synced(session: Any, run: SyncRun) -> list[dict[str, Any]]:
@@ -69,6 +116,7 @@ def previous_not_synced(session: Any, run: SyncRun) -> list[dict[str, Any]]:
         select(SyncRun)
         .where(
             SyncRun.account_id == run.account_id,
+            SyncRun.kind == FULL,
             SyncRun.id != run.id,
             SyncRun.finished_at.is_not(None),
         )
@@ -86,7 +134,11 @@ def note_not_synced(account_id: int, source_id: str, items: list[dict[str, Any]]
     with runtime.session_scope() as session:
         run = session.scalars(
             select(SyncRun)
-            .where(SyncRun.account_id == account_id, SyncRun.finished_at.is_not(None))
+            .where(
+                SyncRun.account_id == account_id,
+                SyncRun.kind == FULL,
+                SyncRun.finished_at.is_not(None),
+            )
             .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
             .limit(1)
         ).first()

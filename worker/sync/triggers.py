@@ -62,36 +62,51 @@ def sync_running(account_id: int) -> bool:
 
 RECORD_BATCH = 500
 
+# What asks for a full sync (CONTRACT §3 `run.trigger`); the run that takes the trigger up is
+# recorded with it. Triggers that coalesce into one run: the newest recorded names it.
+CONNECT = "connect"
+SCHEDULE = "schedule"
+WEBHOOK = "webhook"
+SYNC_NOW = "sync_now"
+ADMIN = "admin"
+RETRY = "retry"
 
-def record(account_ids: list[int], *, not_before: datetime | None = None) -> None:
-    """Record a full-sync trigger for each account (no enqueue), in one transaction."""
+
+def record(
+    account_ids: list[int], *, trigger: str | None = None, not_before: datetime | None = None
+) -> None:
+    """Record a full-sync trigger for each account (no enqueue), in one transaction.
+    `trigger=None` re-records what is already there (the stale-trigger sweep's re-enqueue)."""
     if not account_ids:
         return
+    values: dict[str, object] = {
+        "sync_requested_seq": Account.sync_requested_seq + 1,
+        "sync_requested_at": not_before or utcnow(),
+    }
+    if trigger is not None:
+        values["sync_requested_trigger"] = trigger
     with runtime.session_scope() as session:
         for start in range(0, len(account_ids), RECORD_BATCH):
             session.execute(
                 update(Account)
                 .where(Account.id.in_(account_ids[start : start + RECORD_BATCH]))
-                .values(
-                    sync_requested_seq=Account.sync_requested_seq + 1,
-                    sync_requested_at=not_before or utcnow(),
-                )
+                .values(values)
                 .execution_options(synchronize_session=False)
             )
 
 
-def request_full_sync(account_id: int, *, countdown: float = 0) -> bool:
+def request_full_sync(account_id: int, *, trigger: str | None = None, countdown: float = 0) -> bool:
     """Record a trigger, then enqueue. False when the broker could not take the message (the
     trigger stays recorded and the resync sweep enqueues it later)."""
-    record([account_id], not_before=utcnow() + timedelta(seconds=countdown))
+    record([account_id], trigger=trigger, not_before=utcnow() + timedelta(seconds=countdown))
     return _enqueue(account_id, countdown)
 
 
-def request_full_syncs(account_ids: list[int]) -> list[int]:
+def request_full_syncs(account_ids: list[int], *, trigger: str | None = None) -> list[int]:
     """Record a trigger for every account in one transaction, then enqueue each. Returns the
     accounts left unenqueued: after the first broker failure the rest are not tried (each try
     would wait out the client's retries); their triggers stay recorded for the resync sweep."""
-    record(account_ids)
+    record(account_ids, trigger=trigger)
     for n, account_id in enumerate(account_ids):
         if not _enqueue(account_id, 0):
             return account_ids[n:]
@@ -141,7 +156,7 @@ def push_full_sync(client: redis.Redis, account_id: int) -> None:
     """The webhook receiver's way to ask for a full sync: the trigger is recorded first, then the
     task pushed with one LPUSH (worker/queue.py `push`). If the push fails (redis.RedisError),
     the recorded trigger stays and the resync sweep enqueues it within a minute."""
-    record([account_id])
+    record([account_id], trigger=WEBHOOK)
     pipe = client.pipeline(transaction=False)
     pipe.set(_waiting_key(account_id), b"1", ex=int(WAITING_TTL))
     queue.push(pipe, queue.RECONCILE_ACCOUNT, account_id)
@@ -158,18 +173,20 @@ def pending(account_id: int) -> bool:
         return bool(row and row[0] > row[1])
 
 
-def claim(account_id: int) -> int | None:
-    """The newest recorded trigger a run now owes; None when there is none (a duplicate
-    message)."""
+def claim(account_id: int) -> tuple[int, str] | None:
+    """The newest recorded trigger a run now owes, and what asked for it; None when there is
+    none (a duplicate message)."""
     with runtime.session_scope() as session:
         row = session.execute(
-            select(Account.sync_requested_seq, Account.sync_taken_seq).where(
-                Account.id == account_id
-            )
+            select(
+                Account.sync_requested_seq,
+                Account.sync_taken_seq,
+                Account.sync_requested_trigger,
+            ).where(Account.id == account_id)
         ).first()
         if row is None or row[0] <= row[1]:
             return None
-        return row[0]
+        return row[0], row[2] or SCHEDULE
 
 
 def take(account_id: int, seq: int) -> None:
@@ -183,19 +200,20 @@ def take(account_id: int, seq: int) -> None:
         )
 
 
-def run_coalesced(account_id: int, run: Callable[[RenewingLock], object]) -> str:
-    """Run `run(lock)` under the account's lock if a trigger waits: 'busy', 'idle', 'ran',
-    'deferred'. A run stopped by a rate limit leaves its trigger standing, due after the
+def run_coalesced(account_id: int, run: Callable[[RenewingLock, str], object]) -> str:
+    """Run `run(lock, trigger)` under the account's lock if a trigger waits: 'busy', 'idle',
+    'ran', 'deferred'. A run stopped by a rate limit leaves its trigger standing, due after the
     provider's reset."""
     lock = sync_lock(account_id)
     if not lock.acquire():
         return "busy"  # the holder sees our recorded trigger when it finishes
     outcome, deferred = "idle", None
     try:
-        seq = claim(account_id)
-        if seq is not None:
+        claimed = claim(account_id)
+        if claimed is not None:
+            seq, trigger = claimed
             try:
-                run(lock)
+                run(lock, trigger)
                 outcome = "ran"
             except RateLimited as exc:
                 outcome, deferred = "deferred", exc.retry_after
@@ -208,7 +226,7 @@ def run_coalesced(account_id: int, run: Callable[[RenewingLock], object]) -> str
     finally:
         lock.release()
         if deferred is not None:
-            request_full_sync(account_id, countdown=deferred)
+            request_full_sync(account_id, trigger=RETRY, countdown=deferred)
         else:
             after_release(account_id)
     return outcome

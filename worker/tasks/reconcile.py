@@ -38,7 +38,7 @@ def reconcile_account(account_id: int) -> str:
     """A full reconcile of one account, at most one at a time; extra triggers coalesce."""
     try:
         outcome = triggers.run_coalesced(
-            account_id, lambda lock: full_sync(account_id, RunGuard(lock))
+            account_id, lambda lock, trigger: full_sync(account_id, RunGuard(lock), trigger)
         )
     except AccountNotSyncable as exc:
         log.info("skipped sync: %s", exc, extra={"outcome": "not_syncable"})
@@ -55,10 +55,17 @@ def sync_calendly_event_type(account_id: int, event_type_uuid: str) -> str:
     read Calendly before this change, and its next run will see it."""
     lock = triggers.sync_lock(account_id)
     if not lock.acquire():
-        triggers.request_full_sync(account_id)
+        triggers.request_full_sync(account_id, trigger=triggers.WEBHOOK)
         return "coalesced"
+    # The task's own retry (the policy's backoff) is a `retry` run in the history.
+    retried = bool(getattr(sync_calendly_event_type.request, "retries", 0))
     try:
-        sync_event_type(account_id, event_type_uuid, RunGuard(lock))
+        sync_event_type(
+            account_id,
+            event_type_uuid,
+            RunGuard(lock),
+            trigger=triggers.RETRY if retried else triggers.WEBHOOK,
+        )
     except AccountNotSyncable as exc:
         log.info("skipped event type sync: %s", exc)
         return "not_syncable"
@@ -77,26 +84,28 @@ def resync_sweep() -> int:
     recorded trigger that no run took up."""
     now = utcnow()
     with runtime.session_scope() as session:
-        due = list(
-            session.scalars(
-                select(Account.id)
-                .join(Connection, Connection.account_id == Account.id)
-                .where(
-                    Connection.provider == "close",
-                    Connection.state == ACTIVE,
-                    Account.sync_requested_seq <= Account.sync_taken_seq,
-                    (Account.next_full_sync_at.is_(None)) | (Account.next_full_sync_at <= now),
-                )
-                .order_by(Account.next_full_sync_at)
+        rows = session.execute(
+            select(Account.id, Account.sync_failures)
+            .join(Connection, Connection.account_id == Account.id)
+            .where(
+                Connection.provider == "close",
+                Connection.state == ACTIVE,
+                Account.sync_requested_seq <= Account.sync_taken_seq,
+                (Account.next_full_sync_at.is_(None)) | (Account.next_full_sync_at <= now),
             )
-        )
+            .order_by(Account.next_full_sync_at)
+        ).all()
+    due = [account_id for account_id, _ in rows]
+    # A full sync that ended partial or error is due again sooner: that run is a retry.
+    failing = {account_id for account_id, failures in rows if failures}
     stale = [a for a in triggers.stale_triggers(now) if not triggers.sync_running(a)]
     # A trigger whose message still waits in the broker is not enqueued again (bounded queue).
     still_waiting = triggers.waiting(stale)
     stale = [a for a in stale if a not in still_waiting]
     step = SWEEP_SPREAD_SECONDS / max(len(due), 1)
     for i, account_id in enumerate(due):
-        triggers.request_full_sync(account_id, countdown=round(i * step, 2))
+        trigger = triggers.RETRY if account_id in failing else triggers.SCHEDULE
+        triggers.request_full_sync(account_id, trigger=trigger, countdown=round(i * step, 2))
     for account_id in stale:
         triggers.request_full_sync(account_id)
     if due or stale:

@@ -3,14 +3,14 @@ why (the rep's "why isn't my link here?"); link_mappings.duration_in_minutes: th
 pushed, shown beside each link.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
