@@ -51,9 +51,14 @@ class Settings:
     resync_interval_seconds: int = 900
     token_refresh_margin_seconds: int = 900
     log_format: str = "text"
+    # Where a refreshed token pair is kept when Redis cannot take it either (worker/auth/
+    # pending_pairs.py): a persistent folder of the worker's host, readable by its workers only.
+    pending_tokens_dir: str = str(INSTANCE_DIR / "pending_tokens")
     # Not in the contract's table: tuning knobs with safe defaults, overridden by tests.
     http_timeout_seconds: float = 15.0
     http_retry_backoff_seconds: float = 0.5
+    # How long a SQLite writer waits for another's write lock before "database is locked".
+    database_busy_timeout_seconds: float = 30.0
     celery_always_eager: bool = False
 
     @property
@@ -91,7 +96,11 @@ def _convert(attr: str, raw: str) -> object:
         return tuple(k.strip() for k in raw.split(",") if k.strip())
     if attr in ("resync_interval_seconds", "token_refresh_margin_seconds"):
         return int(raw)
-    if attr in ("http_timeout_seconds", "http_retry_backoff_seconds"):
+    if attr in (
+        "http_timeout_seconds",
+        "http_retry_backoff_seconds",
+        "database_busy_timeout_seconds",
+    ):
         return float(raw)
     if attr == "celery_always_eager":
         return raw.lower() in ("1", "true", "yes")
