@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, render_template, session
 from sqlalchemy import select
 
 from web.signin import signed_in_account_id
-from web.status import last_full_sync, sync_json
+from web.status import last_full_sync, refusal_of, sync_json
 from worker import runtime
 from worker.providers import registry
 from worker.storage.models import (
@@ -41,6 +41,8 @@ class ProviderCard:
     auth_kind: str | None = None
     who: str | None = None
     webhook_state: str | None = None
+    # Why Calendly refused the subscription, in words (polling_only only).
+    webhook_reason: str | None = None
     links: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     # Disconnected, but its clean-up has not finished: Disconnect is offered again to retry it.
@@ -62,6 +64,8 @@ def card_for(provider: str, conn: Connection | None, mappings: list[LinkMapping]
         card.auth_kind = conn.auth_kind
         card.who = conn.external_email
         card.webhook_state = conn.webhook_state if spec.has_link_webhooks else None
+        refusal = refusal_of(conn) if spec.has_link_webhooks else None
+        card.webhook_reason = refusal.words() if refusal else None
         card.cleanup_pending = conn.state == DISCONNECTED and conn.cleanup_next_at is not None
     card.links = [
         {

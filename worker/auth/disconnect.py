@@ -97,6 +97,7 @@ def revoke_tokens(conn: Connection) -> None:
                 refresh_token=None,
                 token_expires_at=None,
                 webhook_state="none",
+                webhook_reason=None,
                 updated_at=utcnow(),
                 **cleanups.done_values(),
             )

@@ -116,6 +116,9 @@ class Connection(Base):
     # ciphertexts differ on each encryption, so the old refresh token is named by its generation.
     token_generation: Mapped[int] = mapped_column(Integer, default=0)
     webhook_state: Mapped[str] = mapped_column(String(16), default="none")
+    # Why Calendly refused a subscription while webhook_state is polling_only, as
+    # worker/calendly/refusals.py stores it ("missing_scope webhooks:write", "plan", ...).
+    webhook_reason: Mapped[str | None] = mapped_column(String(255))
     # Bumped on every connect (OAuth callback or personal token): a clean-up of an earlier
     # disconnect checks it and never touches a grant made after it.
     connect_count: Mapped[int] = mapped_column(Integer, default=1)
