@@ -63,6 +63,7 @@ def _task_modules() -> list[str]:
         "worker.tasks.disconnect",
         "worker.tasks.webhooks",
         "worker.tasks.team_links",
+        "worker.tasks.grants",
     ]
 
 

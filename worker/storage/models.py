@@ -133,6 +133,33 @@ class Connection(Base):
     account: Mapped[Account] = relationship(back_populates="connections")
 
 
+class RetiredGrant(Base):
+    """A Close grant replaced by a sign-in under another organization (issue 9.13), kept until
+    its clean-up is done: our links in that organization deleted and the grant revoked
+    (worker/auth/retired_grants.py). The row is deleted when it is."""
+
+    __tablename__ = "retired_grants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    close_user_id: Mapped[str] = mapped_column(String(64))
+    organization_id: Mapped[str | None] = mapped_column(String(64))
+    close_oauth_client_id: Mapped[str | None] = mapped_column(String(128))
+    access_token: Mapped[str | None] = mapped_column(Encrypted)
+    refresh_token: Mapped[str | None] = mapped_column(Encrypted)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    token_generation: Mapped[int] = mapped_column(Integer, default=0)
+    # What the link mappings and team-link mappings knew of that organization at the switch:
+    # JSON lists of source ids and of shared link ids to unmap the rep from.
+    source_ids_json: Mapped[str] = mapped_column(Text, default="[]")
+    shared_link_ids_json: Mapped[str] = mapped_column(Text, default="[]")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class WebhookSubscription(Base):
     __tablename__ = "webhook_subscriptions"
 
