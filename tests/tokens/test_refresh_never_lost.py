@@ -14,6 +14,7 @@ from tests.conftest import add_account
 from tests.postgres_server import postgres_server  # noqa: F401  (a fixture)
 from tests.tokens.conftest import connection_id, expire_in, stored
 from tests.tokens.fake_token_server import FakeTokenServer
+from tests.tokens.refresh_child import refresh_once
 from worker import runtime
 from worker.auth import pending_pairs
 from worker.auth.tokens import refresh_connection
@@ -173,3 +174,50 @@ def test_a_pair_answered_while_postgresql_stops_is_stored_once_it_is_back(
             assert_the_new_pair_is_used_from_then_on(conn_id, server)
     finally:
         runtime.engine().dispose()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_between_the_answer_and_the_store_loses_nothing(
+    settings, redis_server, real_redis
+):
+    import multiprocessing
+    import time
+
+    real = settings.with_overrides(redis_url=redis_server.url)
+    runtime.configure(real)
+    migrate.upgrade(runtime.engine())
+    conn_id = connection_id(add_account(), "calendly")
+    expire_in(conn_id, 300)
+    runtime.engine().dispose()  # no pooled connection of the test crosses into the child
+    lock = SqliteWriteLock(settings.database_url.split("///", 1)[1])
+    with FakeTokenServer("cal-rt-user_A") as server:
+        server.state.before_answer = lock.take  # the worker's store then waits for the lock
+        worker = real.with_overrides(
+            calendly_auth_url=server.base_url,
+            # The refresh lock of a dead worker expires after 2 * 2 * timeout + 10 s (30 s);
+            # shorter would risk a token call timing out on a loaded machine.
+            http_timeout_seconds=5.0,
+            database_busy_timeout_seconds=120.0,
+        )
+        context = multiprocessing.get_context("spawn")
+        results = context.Queue()
+        child = context.Process(target=refresh_once, args=(worker, conn_id, results))
+        child.start()
+        try:
+            deadline = time.monotonic() + 90
+            while not real_redis.exists(f"tokens:pending:{conn_id}"):
+                assert time.monotonic() < deadline, "the worker never kept the refreshed pair"
+                assert child.is_alive(), "the worker ended before it was killed"
+                time.sleep(0.05)
+            child.kill()  # after the provider answered, before the database took the pair
+            child.join(timeout=30)
+        finally:
+            if child.is_alive():
+                child.kill()
+            server.state.before_answer = None
+            lock.release()
+        assert results.empty()  # it never got to say anything: it died in the store
+
+        runtime.configure(worker.with_overrides(http_timeout_seconds=30.0))
+        assert stored(conn_id).refresh_token == "cal-rt-user_A"
+        assert_the_new_pair_is_used_from_then_on(conn_id, server)
