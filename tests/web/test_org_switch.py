@@ -15,7 +15,7 @@ import responses
 from sqlalchemy import select, update
 
 from tests.conftest import CLOSE_API, add_account
-from tests.web.flows import sign_in
+from tests.web.flows import close_token_answer, sign_in
 from worker import runtime
 from worker.auth import retired_grants
 from worker.storage.models import (
@@ -238,3 +238,29 @@ def test_an_old_grant_close_refuses_already_is_dropped_with_nothing_to_revoke(
     assert retired_grants.clean_up(retired.id) == "grant_dead"
 
     assert retired_rows() == [] and close.revoked == []
+
+
+def test_back_in_an_organization_left_before_its_old_grant_is_only_revoked(
+    client, mocked, sent, close, rep_in_old_org
+):
+    sign_in(client, mocked)  # to orga_NEW: the orga_OLD grant is retired
+    (left_old,) = retired_rows()
+    close.org_of["close-access-BACK"] = "orga_OLD"
+    sign_in(
+        client,
+        mocked,
+        token_answer=close_token_answer(
+            organization_id="orga_OLD",
+            access_token="close-access-BACK",
+            refresh_token="close-refresh-BACK",
+        ),
+    )
+    rows = {row.organization_id: row for row in retired_rows()}
+    assert set(rows) == {"orga_OLD", "orga_NEW"}
+    assert (rows["orga_OLD"].delete_links, rows["orga_NEW"].delete_links) == (False, True)
+
+    assert clean_up_retired_grant(left_old.id) == "done"
+
+    assert close.deletes == []  # the account is pushing its links there again
+    assert [link["id"] for link in close.links["orga_OLD"]] == ["schlnk_1", "schlnk_2"]
+    assert close.revoked == [OLD_REFRESH, OLD_ACCESS]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from worker import runtime
-from worker.auth import cleanups, retired_grants
+from worker.auth import cleanups, org_switch
 from worker.providers.oauth import TokenGrant
 from worker.storage.models import ACTIVE, DISCONNECTED, Account, Connection, utcnow
 
@@ -36,15 +36,10 @@ def store_close_account(
             session.add(account)
         retired, left = None, None
         old = account.connection("close") if account.id is not None else None
-        if (
-            old is not None
-            and organization_id
-            and account.organization_id
-            and organization_id != account.organization_id
-            and (old.access_token or old.refresh_token)
-        ):
+        if org_switch.moves(account, old, organization_id):
             left = account.organization_id
-            retired = retired_grants.retire(session, account, old)
+            org_switch.back_to(session, account, organization_id)
+            retired = org_switch.retire(session, account, old)
         account.organization_id = organization_id or account.organization_id
         account.email = email or account.email
         session.flush()

@@ -1,15 +1,15 @@
-"""A rep who signs in under another Close organization (issue 9.13).
+"""A rep who signs in under another Close organization (issue 9.13): the old grant's clean-up.
 
 A Close grant belongs to one organization, and our links live in that organization's Close. When
 the same Close user signs in under a different organization, the account moves to the new one
 (the rep chose it on Close's consent page, and the next full sync pushes their links there), and
-the old grant is retired on purpose, never dropped: in the sign-in's own transaction it is moved
-to a `RetiredGrant` row together with what the mappings knew of that organization, and the row
-is its clean-up's record. The clean-up, run by the worker and retried through the clean-up sweep
-until it is done like a disconnect's (CONTRACT §5 "Durable clean-up"), speaks with the old grant:
-it unmaps the rep from that organization's team links, deletes our links there, then revokes the
-grant. So no link is left behind in the old organization and no forgotten grant stays alive.
-A grant Close already refuses can do neither: the row is dropped, with a warning.
+the old grant is retired on purpose, never dropped: in the sign-in's own transaction it becomes a
+`RetiredGrant` row with what the mappings knew of that organization (worker/auth/org_switch.py),
+and that row is its clean-up's record. The clean-up, run by the worker and retried through the
+clean-up sweep until it is done like a disconnect's (CONTRACT §5 "Durable clean-up"), speaks with
+the old grant: it unmaps the rep from that organization's team links, deletes our links there,
+then revokes the grant. So no link is left behind in the old organization and no forgotten grant
+stays alive. A grant Close already refuses can do neither: the row is dropped, with a warning.
 """
 
 from __future__ import annotations
@@ -33,15 +33,7 @@ from worker.providers.clients import build_client
 from worker.providers.close.client import CloseClient, IncompleteListing
 from worker.providers.close.shared_links import SharedLinks
 from worker.providers.errors import Forbidden, GrantRevoked, Unauthorized
-from worker.storage.models import (
-    Account,
-    Connection,
-    LinkMapping,
-    RetiredGrant,
-    TeamLink,
-    TeamLinkMapping,
-    utcnow,
-)
+from worker.storage.models import RetiredGrant, utcnow
 from worker.sync import triggers
 from worker.sync.reconcile import is_ours
 
@@ -68,50 +60,7 @@ class Target:
     our_client_id: str | None
     source_ids: tuple[str, ...]
     shared_link_ids: tuple[str, ...]
-
-
-# --- the sign-in's side: in its transaction, no provider call ---------------------------------
-
-
-def retire(session, account: Account, close: Connection) -> RetiredGrant:  # noqa: ANN001
-    """Move the account's Close grant and what it knew of its organization into a retired row,
-    due for clean-up now. The caller stores the new grant on `close` in the same transaction."""
-    mappings = list(
-        session.scalars(select(LinkMapping).where(LinkMapping.account_id == account.id))
-    )
-    team_mappings = session.execute(
-        select(TeamLinkMapping, TeamLink.close_shared_link_id)
-        .join(TeamLink, TeamLink.id == TeamLinkMapping.team_link_id)
-        .where(
-            TeamLinkMapping.account_id == account.id,
-            TeamLink.organization_id == account.organization_id,
-        )
-    ).all()
-    retired = RetiredGrant(
-        account_id=account.id,
-        close_user_id=account.close_user_id,
-        organization_id=account.organization_id,
-        close_oauth_client_id=account.close_oauth_client_id,
-        access_token=close.access_token,
-        refresh_token=close.refresh_token,
-        token_expires_at=close.token_expires_at,
-        token_generation=0,
-        source_ids_json=json.dumps(sorted(m.source_id for m in mappings)),
-        shared_link_ids_json=json.dumps(
-            sorted({shared for m, shared in team_mappings if shared and m.close_link_id})
-        ),
-        next_attempt_at=utcnow(),
-        attempts=0,
-    )
-    session.add(retired)
-    # Those mappings describe links in the old organization: the new one starts from none, and
-    # its first full sync pushes everything there.
-    for mapping in mappings:
-        session.delete(mapping)
-    for mapping, _ in team_mappings:
-        session.delete(mapping)
-    session.flush()
-    return retired
+    delete_links: bool
 
 
 def _marker(retired_id: int) -> str:
@@ -173,6 +122,7 @@ def _take_up(retired_id: int) -> Target | None:
             row.close_oauth_client_id,
             tuple(json.loads(row.source_ids_json or "[]")),
             tuple(json.loads(row.shared_link_ids_json or "[]")),
+            row.delete_links,
         )
 
 
@@ -207,8 +157,10 @@ def clean_up(retired_id: int) -> str:
             target.organization_id,
         )
         try:
-            _unmap_team_links(client, target)
-            deleted = _delete_links(client, target)
+            deleted = 0
+            if target.delete_links:
+                _unmap_team_links(client, target)
+                deleted = _delete_links(client, target)
             _revoke(retired_id)
         except (NeedsReauth, GrantRevoked, Unauthorized) as exc:
             # Close refuses the old grant already (a 401 that a refresh could not cure): it is

@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -155,6 +156,9 @@ class RetiredGrant(Base):
     # JSON lists of source ids and of shared link ids to unmap the rep from.
     source_ids_json: Mapped[str] = mapped_column(Text, default="[]")
     shared_link_ids_json: Mapped[str] = mapped_column(Text, default="[]")
+    # False once the rep signed in under that organization again: its links are wanted there
+    # again, so the clean-up only revokes the grant.
+    delete_links: Mapped[bool] = mapped_column(Boolean, default=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

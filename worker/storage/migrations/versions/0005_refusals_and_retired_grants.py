@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("token_generation", sa.Integer(), nullable=False),
         sa.Column("source_ids_json", sa.Text(), nullable=False),
         sa.Column("shared_link_ids_json", sa.Text(), nullable=False),
+        sa.Column("delete_links", sa.Boolean(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
