@@ -56,8 +56,8 @@ def cleanup_sweep() -> int:
     now = utcnow()
     sent = cleanups.enqueue_due(now)
     retired = retired_grants.enqueue_due(now)
-    if sent or retired:
-        log.info(
-            "cleanup sweep: %d disconnect clean-ups, %d retired grants enqueued", sent, retired
-        )
+    if sent:
+        log.info("cleanup sweep: %d disconnect clean-ups enqueued", sent)
+    if retired:
+        log.info("cleanup sweep: %d retired Close grants enqueued", retired)
     return sent + retired
