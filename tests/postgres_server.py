@@ -19,7 +19,8 @@ def _binary(name: str) -> str:
     if found is None:
         for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
             return str(candidate)
-        pytest.fail(f"{name} is not installed (Debian: apt-get install postgresql)")
+        # As tests/sync/test_migrations.py does for a missing server: say what would run it.
+        pytest.skip(f"{name} is not installed (Debian: apt-get install postgresql)")
     return found
 
 
