@@ -223,3 +223,27 @@ def test_a_worker_killed_between_the_answer_and_the_store_loses_nothing(
         runtime.configure(worker.with_overrides(http_timeout_seconds=30.0))
         assert stored(conn_id).refresh_token == "cal-rt-user_A"
         assert_the_new_pair_is_used_from_then_on(conn_id, server)
+
+
+def test_a_disconnect_revokes_the_kept_pair_not_the_spent_one(calendly_due):
+    """The kept pair is the live grant: a disconnect's revoke must reach it."""
+    from urllib.parse import parse_qs
+
+    import responses
+
+    from tests.conftest import CALENDLY_AUTH
+    from worker.auth.disconnect import revoke_tokens
+    from worker.providers.oauth import TokenGrant
+
+    conn = stored(calendly_due)
+    pending_pairs.keep(
+        calendly_due, "calendly", conn.token_generation, TokenGrant("at-kept", "rt-kept", None, {})
+    )
+    with responses.RequestsMock() as mocked:
+        mocked.post(f"{CALENDLY_AUTH}/oauth/revoke", body="")
+        revoke_tokens(conn)
+        revoked = [parse_qs(c.request.body)["token"][0] for c in mocked.calls]
+
+    assert revoked == ["rt-kept", "at-kept"]
+    assert pending_pairs.find(calendly_due, "calendly") is None
+    assert (stored(calendly_due).access_token, stored(calendly_due).refresh_token) == (None, None)
