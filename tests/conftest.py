@@ -35,6 +35,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "public_url": "http://localhost:5000",
         "database_url": f"sqlite:///{tmp_path / 'test.db'}",
         "redis_url": "redis://127.0.0.1:1/0",
+        "pending_tokens_dir": str(tmp_path / "pending_tokens"),
         "secret_key": "test-secret-key",
         "encryption_keys": (TEST_KEY,),
         "admin_token": "test-admin-token",

@@ -78,6 +78,7 @@ class Stack:
                 "SCHEDSYNC_ENV": "development",
                 "DATABASE_URL": f"sqlite:///{self.tmp / 'schedsync.db'}",
                 "REDIS_URL": self.redis_url,
+                "PENDING_TOKENS_DIR": str(self.tmp / "pending_tokens"),
                 "SECRET_KEY": "stack-secret-key",
                 "ENCRYPTION_KEYS": TEST_KEY,
                 "ADMIN_TOKEN": "stack-admin-token",

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from web.status import iso, sync_json
+from web.status import iso, refusal_of, sync_json
 from worker.config import Settings
 from worker.providers import registry
 from worker.storage.models import (
@@ -114,6 +114,8 @@ def provider_json(
         "who": conn.external_email if conn else None,
         "auth_kind": conn.auth_kind if conn else None,
         "webhook": conn.webhook_state if conn and spec.has_link_webhooks else None,
+        # Why Calendly refused the subscription, in words (polling only).
+        "webhook_reason": None,
         "cleanup_pending": bool(
             conn and conn.state == DISCONNECTED and conn.cleanup_next_at is not None
         ),
@@ -121,6 +123,9 @@ def provider_json(
         "warnings": [],
         "not_synced": [],
     }
+    refusal = refusal_of(conn) if conn is not None and spec.has_link_webhooks else None
+    if refusal is not None:
+        card["webhook_reason"] = refusal.words()
     # What the last run said of a provider goes away with it: a disconnected one shows none.
     if connected and finished is not None:
         card["not_synced"] = [

@@ -2,6 +2,11 @@
 
 The Close grant is the account: its user id and organization id come from the token answer, the
 email from /me/. Signing out only ends the browser session; syncing goes on with the stored grant.
+
+Signing in under another Close organization than before moves the account there: the rep chose
+that organization on Close's consent page. The old grant is not forgotten: it is retired in the
+same transaction and its clean-up enqueued (our links in the old organization deleted, the grant
+revoked: worker/auth/retired_grants.py).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from sqlalchemy import select
 
 from web import flow_failures, oauth_state
 from worker import runtime
+from worker.auth import retired_grants
 from worker.auth.accounts import store_close_account
 from worker.config import Settings
 from worker.providers import registry
@@ -85,13 +91,25 @@ def close_callback():
         email=identity.email,
         grant=grant,
     )
+    if connected.retired_grant_id is not None:
+        # Recorded in the sign-in's transaction: if the broker cannot take it now, the clean-up
+        # sweep sends it.
+        retired_grants.enqueue(connected.retired_grant_id)
     # A fresh session on sign-in: nothing from before it (a fixated cookie) carries over.
     session.clear()
     session[ACCOUNT_KEY] = connected.account_id
     if has_active_provider(connected.account_id):
-        # A rep signing in again after Close access was lost: catch up at once.
+        # A rep signing in again after Close access was lost, or under another organization:
+        # catch up at once.
         request_full_sync(connected.account_id, trigger=CONNECT)
     flash(f"Signed in with Close as {identity.email or identity.user_id}.", "ok")
+    if connected.left_organization_id is not None:
+        flash(
+            f"You signed in under another Close organization ({identity.organization_id}). "
+            "Your links now sync there; schedsync is removing them from the organization you "
+            f"used before ({connected.left_organization_id}) and revoking its access there.",
+            "ok",
+        )
     oauth_state.mark_complete("close")
     return redirect(url_for("pages.index"))
 

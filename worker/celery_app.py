@@ -66,6 +66,7 @@ def _task_modules() -> list[str]:
         "worker.tasks.disconnect",
         "worker.tasks.webhooks",
         "worker.tasks.team_links",
+        "worker.tasks.grants",
     ]
 
 

@@ -53,9 +53,14 @@ class Settings:
     log_format: str = "text"
     # Errors go to Sentry through its Flask and Celery integrations when set (the `sentry` extra).
     sentry_dsn: str = field(default="", repr=False)
+    # Where a refreshed token pair is kept when Redis cannot take it either (worker/auth/
+    # pending_pairs.py): a persistent folder of the worker's host, readable by its workers only.
+    pending_tokens_dir: str = str(INSTANCE_DIR / "pending_tokens")
     # Not in the contract's table: tuning knobs with safe defaults, overridden by tests.
     http_timeout_seconds: float = 15.0
     http_retry_backoff_seconds: float = 0.5
+    # How long a SQLite writer waits for another's write lock before "database is locked".
+    database_busy_timeout_seconds: float = 30.0
     celery_always_eager: bool = False
     # Where Close shows one scheduling link to a person, `{id}` standing for its Close id; empty:
     # Close documents no such page, so the rep's page links none (the sandbox has one).
@@ -96,7 +101,11 @@ def _convert(attr: str, raw: str) -> object:
         return tuple(k.strip() for k in raw.split(",") if k.strip())
     if attr in ("resync_interval_seconds", "token_refresh_margin_seconds"):
         return int(raw)
-    if attr in ("http_timeout_seconds", "http_retry_backoff_seconds"):
+    if attr in (
+        "http_timeout_seconds",
+        "http_retry_backoff_seconds",
+        "database_busy_timeout_seconds",
+    ):
         return float(raw)
     if attr == "celery_always_eager":
         return raw.lower() in ("1", "true", "yes")

@@ -39,6 +39,7 @@ DISCONNECT = "worker.tasks.disconnect.disconnect_connection"
 MAP_REP_LINKS = "worker.tasks.team_links.map_rep_links"
 MAP_TEAM_LINK_REPS = "worker.tasks.team_links.map_team_link_reps"
 DELETE_TEAM_LINK = "worker.tasks.team_links.delete_team_link"
+RETIRE_CLOSE_GRANT = "worker.tasks.grants.clean_up_retired_grant"
 
 # What a broker that is down, unreachable or refusing raises through Celery and kombu.
 BROKER_FAILURES = (redis.RedisError, OSError, kombu.exceptions.KombuError)

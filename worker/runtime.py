@@ -49,18 +49,20 @@ def settings() -> Settings:
 def engine() -> Engine:
     with _lock:
         if "engine" not in _state:
-            _state["engine"] = make_engine(settings().database_url)
+            _state["engine"] = make_engine(
+                settings().database_url, busy_timeout=settings().database_busy_timeout_seconds
+            )
         return _state["engine"]  # type: ignore[return-value]
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        eng = create_engine(url, connect_args={"timeout": busy_timeout, "check_same_thread": False})
 
         @event.listens_for(eng, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -68,7 +70,7 @@ def make_engine(url: str) -> Engine:
             # the busy timeout makes a writer wait for the lock instead of failing.
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 

@@ -276,12 +276,14 @@ def expected_account(account_id: int, run_started: datetime | None) -> dict:
                 "state": "active",
                 "token_expires_at": expires["calendly"],
                 "webhook": "active",
+                "webhook_reason": None,  # said only while polling_only
             },
             {
                 "provider": "savvycal",
                 "state": "needs_reauth",
                 "token_expires_at": expires["savvycal"],
                 "webhook": "none",
+                "webhook_reason": None,
             },
         ],
         "last_sync": None

@@ -168,3 +168,17 @@ def test_a_token_refreshed_during_the_rotation_is_not_overwritten(secrets_under_
 
     assert report.columns["connections.access_token"].changed_meanwhile == 1
     assert refreshed["value"] in raw_ciphertexts()
+
+
+def test_every_encrypted_column_of_the_models_is_rotated():
+    from worker.auth.rotation import SECRET_COLUMNS
+    from worker.storage.models import Base, Encrypted
+
+    encrypted = {
+        (table.name, col.name)
+        for table in Base.metadata.tables.values()
+        for col in table.columns
+        if isinstance(col.type, Encrypted)
+    }
+    rotated = {(t, c) for t, cols in SECRET_COLUMNS.items() for c in cols}
+    assert encrypted == rotated

@@ -9,6 +9,7 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
@@ -28,6 +29,9 @@ class TokenState:
     live: set[str]
     delay: float = 0.0
     hang: float = 0.0  # rotate, then answer this late (longer than the client waits)
+    # Called after a token was rotated and before the answer is sent: what the service's
+    # database (or anything else) suffers while a token call is in flight.
+    before_answer: Callable[[], None] | None = None
     calls: list[TokenCall] = field(default_factory=list)
     spent: set[str] = field(default_factory=set)
     issued: int = 0
@@ -112,6 +116,8 @@ def _handler_for(state: TokenState) -> type[BaseHTTPRequestHandler]:
                     outcome = "reused" if token in state.spent else "unknown"
                     state.calls.append(TokenCall(token, outcome, basic))
                     pair = None
+            if pair is not None and state.before_answer is not None:
+                state.before_answer()
             time.sleep(state.hang or state.delay)  # widen the window in which others may race
             if pair is None:
                 self._answer(400, {"error": "invalid_grant", "error_description": "used"})

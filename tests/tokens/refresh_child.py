@@ -26,3 +26,17 @@ def refresh_when_told(settings: Any, connection_id: int, ready: Any, go: Any, re
     except Exception as exc:  # reported to the test, which fails on it
         outcome = f"{type(exc).__name__}: {exc}"
     results.put((os.getpid(), outcome))
+
+
+def refresh_once(settings: Any, connection_id: int, results: Any) -> None:
+    """A worker that refreshes one connection (the test may kill it half-way)."""
+    from worker import runtime
+
+    runtime.configure(settings)
+    from worker.tasks.refresh import refresh_token_of
+
+    try:
+        outcome = refresh_token_of(connection_id)
+    except Exception as exc:
+        outcome = f"{type(exc).__name__}: {exc}"
+    results.put((os.getpid(), outcome))

@@ -112,7 +112,7 @@ class FakeCalendlyHooks:
     def __init__(self, rsps: responses.RequestsMock):
         self.subs: dict[str, dict] = {}  # uuid -> resource (+ "signing_key")
         self.calls: list[tuple[str, str]] = []
-        self.forbid_create = False
+        self.forbid_create: bool | dict = False
         self.on_create = None  # called with the request before a create is answered
         self._n = 0
         base = re.escape(CALENDLY_API) + r"/webhook_subscriptions"
@@ -150,16 +150,16 @@ class FakeCalendlyHooks:
         if self.on_create is not None:
             self.on_create(request)
         if self.forbid_create:
-            return (
-                403,
-                {},
-                json.dumps(
-                    {
-                        "title": "Permission Denied",
-                        "message": "Please upgrade your Calendly account to Standard",
-                    }
-                ),
+            # True: the plan refusal; a dict: that answer's body (a scope refusal, ...).
+            refusal = (
+                self.forbid_create
+                if isinstance(self.forbid_create, dict)
+                else {
+                    "title": "Permission Denied",
+                    "message": "Please upgrade your Calendly account to Standard",
+                }
             )
+            return 403, {}, json.dumps(refusal)
         if any(s["callback_url"] == body["url"] for s in self.subs.values()):
             return (
                 409,

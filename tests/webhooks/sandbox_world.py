@@ -164,7 +164,7 @@ def connect_rep(base: str, env: dict[str, str], settings: Settings, email: str) 
 
 def send_task(redis_url: str, name: str, *args: object) -> None:
     """Enqueue by name onto the stack's broker, as the web process would."""
-    app = Celery("e2e-client", broker=redis_url)
+    app = Celery("e2e-client", broker=redis_url, set_as_current=False)
     try:
         app.send_task(name, args=list(args))
     finally:

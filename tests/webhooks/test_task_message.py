@@ -7,6 +7,7 @@ import base64
 import json
 
 from celery import Celery
+from celery import current_app as celery_current_app
 
 from worker.queue import push
 
@@ -27,7 +28,9 @@ def without(d: dict, keys: set[str]) -> dict:
 
 
 def test_the_pushed_message_is_the_one_celery_sends(real_redis, redis_server):
-    app = Celery("reference", broker=redis_server.url)
+    # Not the current app: every later test's shared tasks would resolve to this one.
+    app = Celery("reference", broker=redis_server.url, set_as_current=False)
+    assert celery_current_app._get_current_object() is not app
     try:
         app.send_task(TASK, args=ARGS, ignore_result=True)
     finally:

@@ -102,8 +102,7 @@
   }
 
   var WEBHOOK = {
-    polling_only: "Updates: <strong>polling only</strong>. Calendly refused a webhook " +
-      "subscription (free plan or missing scope), so changes arrive with the periodic sync.",
+    polling_only: "Updates: <strong>polling only</strong>.",
     active: "Updates: live, through a Calendly webhook.",
     disabled: "Updates: Calendly stopped the webhook; it is being re-created. Until then " +
       "changes arrive with the periodic sync."
@@ -111,8 +110,12 @@
 
   function webhookState(card) {
     if (card.webhook == null || card.state !== "active") return "";
-    return '<p class="webhook webhook-' + esc(card.webhook) + '">' +
-      (WEBHOOK[card.webhook] || "Updates: the Calendly webhook is being set up.") + "</p>";
+    var words = WEBHOOK[card.webhook] || "Updates: the Calendly webhook is being set up.";
+    if (card.webhook === "polling_only") {
+      words += ' <span class="webhook-reason">' + esc(card.webhook_reason || "") +
+        "</span> Until then changes arrive with the periodic sync.";
+    }
+    return '<p class="webhook webhook-' + esc(card.webhook) + '">' + words + "</p>";
   }
 
   // What the server rendered that only a full render gets right (buttons, forms, the Close

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from worker import runtime
-from worker.auth import cleanups
+from worker.auth import cleanups, org_switch
 from worker.providers.oauth import TokenGrant
 from worker.storage.models import ACTIVE, DISCONNECTED, Account, Connection, utcnow
 
@@ -18,6 +18,10 @@ class Connected:
     account_id: int
     connection_id: int
     connect_count: int
+    # A sign-in under another Close organization: the old grant's clean-up to enqueue, and
+    # the organization it leaves (worker/auth/retired_grants.py).
+    retired_grant_id: int | None = None
+    left_organization_id: str | None = None
 
 
 def store_close_account(
@@ -30,6 +34,12 @@ def store_close_account(
         if account is None:
             account = Account(close_user_id=close_user_id)
             session.add(account)
+        retired, left = None, None
+        old = account.connection("close") if account.id is not None else None
+        if org_switch.moves(account, old, organization_id):
+            left = account.organization_id
+            org_switch.back_to(session, account, organization_id)
+            retired = org_switch.retire(session, account, old)
         account.organization_id = organization_id or account.organization_id
         account.email = email or account.email
         session.flush()
@@ -42,7 +52,13 @@ def store_close_account(
             external_org_id=organization_id,
             external_email=email,
         )
-        return Connected(account.id, conn.id, conn.connect_count)
+        return Connected(
+            account.id,
+            conn.id,
+            conn.connect_count,
+            retired.id if retired is not None else None,
+            left,
+        )
 
 
 def store_connection(

@@ -16,7 +16,7 @@ import logging
 from sqlalchemy import delete, select, update
 
 from worker import logs, runtime
-from worker.auth import cleanups
+from worker.auth import cleanups, pending_pairs
 from worker.auth.cleanups import Superseded
 from worker.auth.connected import close_client
 from worker.auth.errors import NeedsReauth, NoCloseGrant
@@ -99,8 +99,14 @@ def delete_links(conn: Connection) -> int:
 
 def revoke_tokens(conn: Connection) -> None:
     provider = registry.oauth_provider(runtime.settings(), conn.provider)
+    tokens = [conn.refresh_token, conn.access_token]
+    kept = pending_pairs.find(conn.id, conn.provider)
+    if kept is not None and kept.generation == conn.token_generation:
+        # A refresh whose pair never reached the database: the stored tokens are spent, the
+        # kept ones are the live grant.
+        tokens = [kept.refresh_token, kept.access_token]
     if conn.auth_kind == "oauth" and provider.revoke_url:
-        for token in (conn.refresh_token, conn.access_token):
+        for token in tokens:
             if token:
                 oauth.revoke(provider, token)
     with runtime.session_scope() as session:
@@ -112,11 +118,13 @@ def revoke_tokens(conn: Connection) -> None:
                 refresh_token=None,
                 token_expires_at=None,
                 webhook_state="none",
+                webhook_reason=None,
                 updated_at=utcnow(),
                 **cleanups.done_values(),
             )
             .execution_options(synchronize_session=False)
         )
+    pending_pairs.clear(conn.id)
 
 
 def clean_up(connection_id: int, connect_count: int) -> None:

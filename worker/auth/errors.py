@@ -18,5 +18,10 @@ class RefreshBusy(Unavailable):
     nothing was spent, so trying again later is safe."""
 
 
+class StoreFailed(Unavailable):
+    """The provider issued a new token pair but the database did not take it. The pair is kept
+    (worker/auth/pending_pairs.py) and the next refresh stores it: trying again later is safe."""
+
+
 class NoCloseGrant(Exception):
     """The account has no active Close grant, so nothing can be written to Close for it."""

@@ -25,6 +25,7 @@ from worker.auth.crypto import SecretBox
 SECRET_COLUMNS: dict[str, tuple[str, ...]] = {
     "connections": ("access_token", "refresh_token"),
     "webhook_subscriptions": ("signing_key",),
+    "retired_grants": ("access_token", "refresh_token"),
 }
 BATCH_SIZE = 500
 

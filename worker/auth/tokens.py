@@ -4,6 +4,10 @@ All three providers rotate refresh tokens: spending one twice kills the grant. S
 of a connection, from any worker process, goes through `refresh_connection`: a Redis lock per
 connection, a re-read of the row inside it, the token call, and a compare-and-swap store of the
 new pair before anything uses it.
+
+Between the provider's answer and the database commit the new pair is kept elsewhere
+(worker/auth/pending_pairs.py), and every refresh looks there first: a database that is down,
+locked or restarting at that moment, or a worker that dies then, never makes the rep reconnect.
 """
 
 from __future__ import annotations
@@ -14,10 +18,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import redis
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 
 from worker import logs, metrics, runtime
-from worker.auth.errors import NeedsReauth, RefreshBusy
+from worker.auth import pending_pairs
+from worker.auth.errors import NeedsReauth, RefreshBusy, StoreFailed
 from worker.locks import RenewingLock
 from worker.providers import oauth, registry
 from worker.providers.errors import GrantRevoked, RateLimited, UnknownOutcome
@@ -104,6 +111,14 @@ def refresh_connection(
         if snap is None or snap.state not in USABLE_STATES:
             raise NeedsReauth(f"connection {connection_id} is not active")
         logs.bind(provider=snap.provider)
+        kept = pending_pairs.find(connection_id, snap.provider)
+        if kept is not None:
+            if kept.generation == snap.generation:
+                # An earlier refresh got this pair but could not store it: its refresh token
+                # replaced the stored one, which must never be sent again.
+                log.info("connection %s: storing the refreshed pair kept earlier", snap.id)
+                return _store(snap, kept.grant())
+            pending_pairs.clear(connection_id)  # stored already, or a reconnect came since
         refused = rejected_token is not None and rejected_token == snap.access_token
         if not refused and not expiring(snap, margin_seconds):
             return snap  # fresh, or a sibling refreshed it while we waited for the lock
@@ -127,6 +142,9 @@ def refresh_connection(
         except Exception:
             metrics.count(REFRESHES, provider=snap.provider, outcome="error")
             raise
+        # The old refresh token is spent from here on: keep the new pair before the database
+        # is asked for anything.
+        pending_pairs.keep(snap.id, snap.provider, snap.generation, grant)
         metrics.count(REFRESHES, provider=snap.provider, outcome="ok")
         return _store(snap, grant)
     finally:
@@ -178,25 +196,37 @@ def _spend(
 
 
 def _store(snap: Snapshot, grant: oauth.TokenGrant) -> Snapshot:
+    """Compare-and-swap the new pair in; the kept copy is cleared only once it is committed."""
     # A provider that sends no new refresh token (SavvyCal does not say it rotates) keeps the old.
     new_refresh = grant.refresh_token or snap.refresh_token
-    with runtime.session_scope() as session:
-        result = session.execute(
-            update(Connection)
-            .where(Connection.id == snap.id, Connection.token_generation == snap.generation)
-            .values(
-                access_token=grant.access_token,
-                refresh_token=new_refresh,
-                token_expires_at=grant.expires_at,
-                token_generation=snap.generation + 1,
-                updated_at=utcnow(),
+    try:
+        with runtime.session_scope() as session:
+            result = session.execute(
+                update(Connection)
+                .where(Connection.id == snap.id, Connection.token_generation == snap.generation)
+                .values(
+                    access_token=grant.access_token,
+                    refresh_token=new_refresh,
+                    token_expires_at=grant.expires_at,
+                    token_generation=snap.generation + 1,
+                    updated_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
-            # Cannot happen while every writer holds the lock; a reconnect does not. Its pair wins.
-            log.warning("refresh of connection %s lost a race with a reconnect", snap.id)
-    runtime.redis_client().set(_fresh_key(snap.id), "1", ex=FRESH_SECONDS)
+    except SQLAlchemyError as exc:
+        raise StoreFailed(
+            f"the database did not take the refreshed {snap.provider} pair of connection "
+            f"{snap.id} ({type(exc).__name__}); it is kept and stored by the next refresh",
+            provider=snap.provider,
+        ) from exc
+    if result.rowcount != 1:
+        # Cannot happen while every writer holds the lock; a reconnect does not. Its pair wins.
+        log.warning("refresh of connection %s lost a race with a reconnect", snap.id)
+    pending_pairs.clear(snap.id)
+    try:
+        runtime.redis_client().set(_fresh_key(snap.id), "1", ex=FRESH_SECONDS)
+    except redis.RedisError as exc:
+        log.warning("connection %s: could not note the fresh token in Redis (%s)", snap.id, exc)
     log.info("refreshed %s token of connection %s", snap.provider, snap.id)
     return snapshot(snap.id) or snap
 

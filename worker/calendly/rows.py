@@ -90,20 +90,22 @@ def drop_row(row_id: int) -> None:
         session.execute(delete(WebhookSubscription).where(WebhookSubscription.id == row_id))
 
 
-def set_webhook_state(connection_id: int, state: str) -> None:
+def set_webhook_state(connection_id: int, state: str, reason: str | None = None) -> None:
+    """`reason` says why a subscription was refused (polling_only); any other state clears it."""
     with runtime.session_scope() as session:
         session.execute(
             update(Connection)
             .where(Connection.id == connection_id)
-            .values(webhook_state=state)
+            .values(webhook_state=state, webhook_reason=reason)
             .execution_options(synchronize_session=False)
         )
 
 
-def mark_polling_only(connection_id: int) -> None:
-    """Calendly refused a subscription (free plan, missing scope): the periodic resync covers
-    this connection, and the hourly check asks again in case the plan or scopes change."""
-    set_webhook_state(connection_id, POLLING_ONLY)
+def mark_polling_only(connection_id: int, reason: str) -> None:
+    """Calendly refused a subscription (missing scope, plan, permission): the periodic resync
+    covers this connection, and the hourly check asks again in case the scopes or plan change.
+    `reason` is a stored `refusals.Refusal`."""
+    set_webhook_state(connection_id, POLLING_ONLY, reason)
 
 
 def connections_to_check() -> list[int]:

@@ -21,7 +21,19 @@ class Unauthorized(ProviderError):
 
 
 class Forbidden(ProviderError):
-    """403: authenticated, but not allowed (plan, scope, permission)."""
+    """403: authenticated, but not allowed (plan, scope, permission). `body` is the answer's JSON
+    object, if it had one: the only place a provider says which (worker/calendly/refusals.py)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status: int | None = 403,
+        body: dict | None = None,
+    ):
+        super().__init__(message, provider=provider, status=status)
+        self.body = body
 
 
 class NotFound(ProviderError):

@@ -238,6 +238,8 @@ class HttpClient:
             404: NotFound,
             409: Conflict,
         }
+        if status == 403:
+            return Forbidden(what, provider=self.provider, status=status, body=error_body(response))
         if status in kinds:
             return kinds[status](what, provider=self.provider, status=status)
         if status >= 500:
@@ -300,6 +302,17 @@ def next_cursor(value: Any, seen: set[str], provider: str) -> str | None:
         raise BadResponse(f"{provider} repeated a page cursor", provider=provider)
     seen.add(value)
     return value
+
+
+def error_body(response: requests.Response) -> dict[str, Any] | None:
+    """An error answer's JSON object, if it is one of a sane size (error bodies are small)."""
+    if len(response.content) > 64 * 1024:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def describe_error(response: requests.Response) -> str:

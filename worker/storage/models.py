@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -120,6 +121,9 @@ class Connection(Base):
     # ciphertexts differ on each encryption, so the old refresh token is named by its generation.
     token_generation: Mapped[int] = mapped_column(Integer, default=0)
     webhook_state: Mapped[str] = mapped_column(String(16), default="none")
+    # Why Calendly refused a subscription while webhook_state is polling_only, as
+    # worker/calendly/refusals.py stores it ("missing_scope webhooks:write", "plan", ...).
+    webhook_reason: Mapped[str | None] = mapped_column(String(255))
     # Bumped on every connect (OAuth callback or personal token): a clean-up of an earlier
     # disconnect checks it and never touches a grant made after it.
     connect_count: Mapped[int] = mapped_column(Integer, default=1)
@@ -132,6 +136,36 @@ class Connection(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     account: Mapped[Account] = relationship(back_populates="connections")
+
+
+class RetiredGrant(Base):
+    """A Close grant replaced by a sign-in under another organization (issue 9.13), kept until
+    its clean-up is done: our links in that organization deleted and the grant revoked
+    (worker/auth/retired_grants.py). The row is deleted when it is."""
+
+    __tablename__ = "retired_grants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    close_user_id: Mapped[str] = mapped_column(String(64))
+    organization_id: Mapped[str | None] = mapped_column(String(64))
+    close_oauth_client_id: Mapped[str | None] = mapped_column(String(128))
+    access_token: Mapped[str | None] = mapped_column(Encrypted)
+    refresh_token: Mapped[str | None] = mapped_column(Encrypted)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    token_generation: Mapped[int] = mapped_column(Integer, default=0)
+    # What the link mappings and team-link mappings knew of that organization at the switch:
+    # JSON lists of source ids and of shared link ids to unmap the rep from.
+    source_ids_json: Mapped[str] = mapped_column(Text, default="[]")
+    shared_link_ids_json: Mapped[str] = mapped_column(Text, default="[]")
+    # False once the rep signed in under that organization again: its links are wanted there
+    # again, so the clean-up only revokes the grant.
+    delete_links: Mapped[bool] = mapped_column(Boolean, default=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class WebhookSubscription(Base):

@@ -7,7 +7,7 @@ import logging
 
 from celery import shared_task
 
-from worker.auth import cleanups
+from worker.auth import cleanups, retired_grants
 from worker.auth.disconnect import Superseded, clean_up
 from worker.auth.errors import NoCloseGrant
 from worker.calendly.subscriptions import Busy
@@ -51,8 +51,13 @@ def disconnect_connection(connection_id: int, connect_count: int) -> str:
 
 @shared_task(ignore_result=True)
 def cleanup_sweep() -> int:
-    """Enqueue every pending disconnect clean-up whose next attempt is due."""
-    sent = cleanups.enqueue_due(utcnow())
+    """Enqueue every pending disconnect clean-up whose next attempt is due, and every Close
+    grant retired by a sign-in under another organization whose clean-up is due."""
+    now = utcnow()
+    sent = cleanups.enqueue_due(now)
+    retired = retired_grants.enqueue_due(now)
     if sent:
         log.info("cleanup sweep: %d disconnect clean-ups enqueued", sent)
-    return sent
+    if retired:
+        log.info("cleanup sweep: %d retired Close grants enqueued", retired)
+    return sent + retired

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 
 from worker import queue
-from worker.calendly import rows, subscriptions
+from worker.calendly import refusals, rows, subscriptions
 from worker.providers.errors import Forbidden
 from worker.tasks.policy import Backoff, PolicyTask
 
@@ -29,12 +29,12 @@ def ensure_subscription(connection_id: int) -> str:
     except rows.NotSubscribable as exc:
         log.info("no webhook subscription: %s", exc)
         return "not_subscribable"
-    except Forbidden:
-        # Not an error (CONTRACT §3): a free Calendly plan or a missing scope.
-        rows.mark_polling_only(connection_id)
-        log.info(
-            "connection %s: Calendly refused a webhook subscription; polling only", connection_id
-        )
+    except Forbidden as exc:
+        # Not an error (CONTRACT §3): a missing scope, a plan or a permission. The resync goes
+        # on either way; the reason is shown to the rep and the operator.
+        refusal = refusals.classify(exc.body)
+        rows.mark_polling_only(connection_id, refusal.stored())
+        log.info("connection %s: polling only. %s", connection_id, refusal.words())
         return "polling_only"
     log.info("webhook subscription of connection %s: %s", connection_id, outcome)
     return outcome

@@ -5,14 +5,14 @@ asked for the recorded trigger a run takes up); link_changes (CONTRACT §3
 `GET /admin/accounts/{close_user_id}/history`). Existing runs were all full syncs.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
