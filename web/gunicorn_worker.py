@@ -28,6 +28,7 @@ import socket
 import threading
 import time
 
+from gunicorn import util
 from gunicorn.http.errors import NoMoreData
 from gunicorn.http.parser import RequestParser
 from gunicorn.http.unreader import SocketUnreader
@@ -159,9 +160,23 @@ class DeadlineThreadWorker(ThreadWorker):
             unreader.start_request()
         self._serving.unreader = unreader
         try:
-            return super().handle(conn)
+            result = super().handle(conn)
         finally:
             self._serving.unreader = None
+        if result is False:
+            # gunicorn closes a finished connection "gracefully" on its main loop: it sends FIN,
+            # then waits up to 2 s for the client to close its side. A client that never does
+            # (one that declared a 10 GB body and got its 413) stalled every other connection
+            # of the worker for those 2 s. Here the wait happens on this pool thread instead.
+            util.close_graceful(conn.sock)
+            conn.closed_here = True
+        return result
+
+    def finish_request(self, conn, fs):  # noqa: ANN001, ANN201
+        if getattr(conn, "closed_here", False) and not fs.cancelled():
+            self.nr_conns -= 1
+            return
+        super().finish_request(conn, fs)
 
     def handle_request(self, req, conn):  # noqa: ANN001, ANN201
         try:
