@@ -15,6 +15,9 @@ import os
 worker_class = "web.gunicorn_worker.DeadlineThreadWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("WEB_THREADS", "100"))
+# A connection waiting for its (next) request sits in the worker's poller, holding no thread, for
+# this long.
+keepalive = 5
 # Query strings (OAuth codes and states) never reach gunicorn's own log lines.
 logger_class = "web.gunicorn_logs.RedactingLogger"
 # gunicorn's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl), which every

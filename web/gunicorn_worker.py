@@ -21,23 +21,33 @@ pyproject.toml pins gunicorn's major version.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
+import selectors
 import socket
 import threading
 import time
+from collections import deque
+from functools import partial
 
 from gunicorn import util
 from gunicorn.http.errors import NoMoreData
 from gunicorn.http.parser import RequestParser
 from gunicorn.http.unreader import SocketUnreader
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.gthread import _DEFER, ThreadWorker
 
 from web.errors import MACHINE_PREFIXES
 
 READ_TIMEOUT_SECONDS = 5.0
 REQUEST_TIMEOUT_SECONDS = 10.0
+# How long a pool thread waits for a new connection's first bytes before handing it to the
+# poller (where it waits up to `keepalive` seconds, holding no thread).
+FIRST_BYTE_WAIT_SECONDS = 0.1
+# After the answer, how long a closing connection is drained for the client's FIN, and how much.
+LINGER_SECONDS = 2.0
+LINGER_MAX_BYTES = 64 * 1024
 # Enough of a request's first bytes to read its method and the start of its path.
 SAMPLE_BYTES = 256
 
@@ -148,8 +158,14 @@ class DeadlineThreadWorker(ThreadWorker):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._serving = threading.local()
+        self.lingering: deque = deque()  # closing connections, oldest first
 
     def handle(self, conn):  # noqa: ANN001, ANN201 - gunicorn's signature
+        # A new connection whose request is not there yet goes back to the main loop's poller
+        # at once rather than after gunicorn's 5 s: a silent client must not hold a thread.
+        fresh = not conn.initialized and not conn.data_ready
+        if fresh and not conn.wait_for_data(FIRST_BYTE_WAIT_SECONDS):
+            return _DEFER
         # TConn.init() builds gunicorn's parser only when the connection has none yet; giving it
         # ours first is how the deadlines reach the socket reads. TLS and HTTP/2 negotiation
         # happen in init(), so those connections keep gunicorn's parser (neither is configured).
@@ -160,23 +176,58 @@ class DeadlineThreadWorker(ThreadWorker):
             unreader.start_request()
         self._serving.unreader = unreader
         try:
-            result = super().handle(conn)
+            return super().handle(conn)
         finally:
             self._serving.unreader = None
-        if result is False:
-            # gunicorn closes a finished connection "gracefully" on its main loop: it sends FIN,
-            # then waits up to 2 s for the client to close its side. A client that never does
-            # (one that declared a 10 GB body and got its 413) stalled every other connection
-            # of the worker for those 2 s. Here the wait happens on this pool thread instead.
-            util.close_graceful(conn.sock)
-            conn.closed_here = True
-        return result
+
+    # --- closing without waiting on anyone -------------------------------------------------
+    # gunicorn closes a finished connection "gracefully" on its main loop: it sends FIN, then
+    # blocks up to 2 s reading until the client closes its side (so unread request bytes do not
+    # turn into a reset that loses the answer). A client that never closes (one that declared a
+    # 10 GB body and got its 413) stalled every other connection of the worker for those 2 s.
+    # Here the same linger is a poller entry: drained when readable, closed at EOF or deadline.
 
     def finish_request(self, conn, fs):  # noqa: ANN001, ANN201
-        if getattr(conn, "closed_here", False) and not fs.cancelled():
+        if self.cfg.is_ssl or fs.cancelled() or fs.exception() is not None or fs.result():
+            return super().finish_request(conn, fs)  # keep-alive, deferred, or failed
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+            conn.sock.setblocking(False)
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._drain, conn))
+        except (OSError, ValueError, KeyError):
             self.nr_conns -= 1
+            util.close(conn.sock)
+            return None
+        conn.timeout = time.monotonic() + LINGER_SECONDS
+        conn.drained = 0
+        self.lingering.append(conn)
+        return None
+
+    def _drain(self, conn, sock) -> None:  # noqa: ANN001
+        try:
+            data = sock.recv(65536)
+        except BlockingIOError:
             return
-        super().finish_request(conn, fs)
+        except OSError:
+            data = b""
+        conn.drained += len(data)
+        if not data or conn.drained > LINGER_MAX_BYTES:
+            self._close_lingering(conn)
+
+    def _close_lingering(self, conn) -> None:  # noqa: ANN001
+        with contextlib.suppress(ValueError):
+            self.lingering.remove(conn)
+        with contextlib.suppress(OSError, KeyError, ValueError):
+            self.poller.unregister(conn.sock)
+        self.nr_conns -= 1
+        util.close(conn.sock)
+
+    def murder_keepalived(self, force=False):  # noqa: ANN001, ANN201
+        # Called on every turn of the main loop, and with force=True when the worker stops.
+        super().murder_keepalived(force)
+        now = time.monotonic()
+        while self.lingering and (force or self.lingering[0].timeout <= now):
+            self._close_lingering(self.lingering[0])
 
     def handle_request(self, req, conn):  # noqa: ANN001, ANN201
         try:

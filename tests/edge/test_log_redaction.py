@@ -20,8 +20,12 @@ REQUESTS = {
         f"GET /oauth/close/callback?{QUERY} HTTP/1.1\r\nHost: x\r\n"
         "Referer: https://app.example/back?token=SECRET-REFERER\r\n\r\n"
     ).encode(),
-    "an invalid request line": f"GET /oauth/close/callback?{QUERY}\x01 HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
-    "an invalid HTTP version": f"GET /oauth/savvycal/callback?{QUERY} HTTP/1.1 x\r\nHost: x\r\n\r\n".encode(),
+    "an invalid request line": (
+        f"GET /oauth/close/callback?{QUERY}\x01 HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    ),
+    "an invalid HTTP version": (
+        f"GET /oauth/savvycal/callback?{QUERY} HTTP/1.1 x\r\nHost: x\r\n\r\n".encode()
+    ),
     "a header over the limit": (
         f"GET /oauth/calendly/callback?{QUERY} HTTP/1.1\r\nHost: x\r\nX-Big: {'b' * 9000}\r\n\r\n"
     ).encode(),
