@@ -5,10 +5,10 @@ under the same gunicorn settings; then, with a worker and the sandbox, delivery 
         [--concurrency 2] [--rate 200] [--paced-seconds 5] [--deliveries 20]
         [--loadgen auto|python|wrk] [--markdown docs/benchmarks/webhook_ingest.md]
 
-Everything runs on 127.0.0.1: a private redis-server, gunicorn as in the Procfile (sync workers,
-no access log) with `--workers N` for both apps, and a load generator in this process (raw
-sockets on a thread pool; `wrk` for the closed-loop runs when it is installed, unless
-`--loadgen python`).
+Everything runs on 127.0.0.1: a private redis-server, gunicorn as in the Procfile (run from the
+project root, so gunicorn.conf.py applies; no access log) with `--workers N` for both apps, and
+a load generator in this process (raw sockets on a thread pool; `wrk` for the closed-loop runs
+when it is installed, unless `--loadgen python`).
 Every request carries a distinct body signed just before the run. Bounded in time and count; it
 stops by itself and ends only the processes it started, by pid.
 """
@@ -264,10 +264,15 @@ def wrk_loop(port: int, reqs: list[bytes], seconds: float, concurrency: int, tmp
 
 
 def gunicorn(stack: Stack, name: str, app: str, workers: int) -> int:
-    """gunicorn as the Procfile runs it (sync workers, no access log), on a free loopback port."""
+    """gunicorn as the Procfile runs it (from the project root, so gunicorn.conf.py applies:
+    threaded workers; no access log), on a free loopback port."""
     port = free_port()
     proc = stack.spawn(
-        name, str(BIN / "gunicorn"), app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers)
+        name,
+        str(BIN / "gunicorn"),
+        app,
+        *("--bind", f"127.0.0.1:{port}", "--workers", str(workers)),
+        cwd=ROOT,
     )
     wait_http(f"http://127.0.0.1:{port}/healthz", proc)
     return port
@@ -484,10 +489,11 @@ def report(args: argparse.Namespace, ingest: IngestResult, e2e: list[float]) -> 
         "",
         f"Machine: {machine()}.",
         "",
-        f"Setup: gunicorn sync workers as in the Procfile, `--workers {args.workers}` for both "
-        "apps, no access log; a private redis-server; everything on 127.0.0.1. Load generator: "
-        f"{ingest.loadgen}, {args.concurrency} connections, a new TCP connection per request "
-        "(sync workers close it), a distinct body signed just before the run for every request. "
+        "Setup: gunicorn as in the Procfile (gunicorn.conf.py: threaded workers), "
+        f"`--workers {args.workers}` for both apps, no access log; a private redis-server; "
+        f"everything on 127.0.0.1. Load generator: {ingest.loadgen}, {args.concurrency} "
+        "connections, a new TCP connection per request, a distinct body signed just before the "
+        "run for every request. "
         "The baseline is a bare Flask route answering 200 with a small JSON body, measured in "
         "the same run, alternating with the webhook route round by round.",
         "",
@@ -548,9 +554,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (Procfile: 1)")
     parser.add_argument("--seconds", type=float, default=5.0, help="per closed-loop run")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument(
-        "--concurrency", type=int, default=2, help="connections (a sync worker serves one)"
-    )
+    parser.add_argument("--concurrency", type=int, default=2, help="connections")
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--paced-seconds", type=float, default=5.0)
     parser.add_argument("--deliveries", type=int, default=20)

@@ -103,12 +103,12 @@ class Stack:
     def migrate(self) -> None:
         self.run(str(BIN / "flask"), "--app", "web", "db", "upgrade")
 
-    def spawn(self, name: str, *args: str) -> Proc:
+    def spawn(self, name: str, *args: str, cwd: Path | None = None) -> Proc:
         log = self.tmp / f"{name}.log"
         handle = open(log, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         popen = subprocess.Popen(
             args,
-            cwd=self.tmp,
+            cwd=cwd or self.tmp,
             env=self.env,
             stdout=handle,
             stderr=subprocess.STDOUT,
@@ -118,7 +118,11 @@ class Stack:
         self.procs.append(proc)
         return proc
 
-    def start_web(self, port: int | None = None, workers: int = 2) -> tuple[Proc, str]:
+    def start_web(
+        self, port: int | None = None, workers: int = 2, access_log_format: str = ACCESS_LOG_FORMAT
+    ) -> tuple[Proc, str]:
+        """gunicorn as the Procfile starts it: from the project root, where it reads
+        gunicorn.conf.py (worker class, threads, the redacting logger)."""
         port = port or free_port()
         proc = self.spawn(
             "web",
@@ -131,7 +135,8 @@ class Stack:
             "--access-logfile",
             "-",
             "--access-logformat",
-            ACCESS_LOG_FORMAT,
+            access_log_format,
+            cwd=ROOT,
         )
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/healthz", proc)

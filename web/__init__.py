@@ -30,7 +30,8 @@ def create_app(config: Settings | dict[str, Any] | None = None, **extra: Any) ->
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SCHEDSYNC=settings,
-        MAX_CONTENT_LENGTH=None,  # the webhook route enforces its own 1 MiB cap
+        # Bodies are bounded per route by web/request_body.py (64 KiB; the webhook 1 MiB).
+        MAX_CONTENT_LENGTH=None,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.is_production,
@@ -54,9 +55,11 @@ def create_app(config: Settings | dict[str, Any] | None = None, **extra: Any) ->
     )
     from web.cli import register_cli
     from web.csrf import init_csrf
+    from web.request_body import init_request_body
 
     logs.configure_logging(settings)
     errors.init_errors(app)
+    init_request_body(app)
     init_csrf(app)
     for module in (
         health,

@@ -7,7 +7,6 @@ switched off (503 `admin_disabled`) rather than open.
 from __future__ import annotations
 
 import hmac
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, selectinload
 
 from web.errors import json_error
+from web.request_body import loads_json
 from web.status import account_json, iso, links_json
 from worker import runtime
 from worker.providers import registry
@@ -122,7 +122,7 @@ def require_admin_token():
 @bp.post("/resync")
 def resync():
     try:
-        body = json.loads(request.get_data(cache=False) or b"null")
+        body = loads_json(request.get_data(cache=False) or b"null")
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         body = None
     if not isinstance(body, dict):

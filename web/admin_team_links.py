@@ -7,7 +7,6 @@ Mapping every rep and deleting are enqueued.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -16,6 +15,7 @@ from sqlalchemy import select
 
 from web.admin import require_admin_token
 from web.errors import json_error
+from web.request_body import loads_json
 from web.team_links_status import team_link_json
 from worker import queue, runtime
 from worker.providers.errors import ProviderError
@@ -46,7 +46,7 @@ class InvalidTeamLink(ValueError):
 def parse_new_team_link(raw: bytes) -> NewTeamLink:
     """The body of POST /admin/team_links, exactly as docs/openapi.yaml describes it."""
     try:
-        body = json.loads(raw or b"null")
+        body = loads_json(raw or b"null")
     except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):

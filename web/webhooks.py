@@ -1,7 +1,7 @@
 """`POST /webhooks/calendly/{hook_id}`: verify, drop duplicates, enqueue (CONTRACT §3).
 
 Checks in the contract's order, each answered before the next is looked at: size (413), content
-type (415), hook (404), signature (401), JSON (400), Redis (503). A rejected request changes
+type (415), hook (410), signature (401), JSON (400), Redis (503). A rejected request changes
 nothing and enqueues nothing, and no provider is called here: the worker re-reads the event type.
 
 Per accepted delivery the route makes two Redis round trips: a SET NX (the dedupe mark) and one
@@ -13,7 +13,6 @@ hook rather than once per delivery.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import threading
@@ -28,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from web.errors import json_error
+from web.request_body import loads_json
 from worker import queue, runtime
 from worker.calendly import signatures
 from worker.providers.calendly.client import EVENT_TYPE_EVENTS
@@ -141,8 +141,10 @@ def event_type_uuid(envelope: dict[str, Any]) -> str | None:
     return None
 
 
-def dedupe_key(body: bytes) -> str:
-    return "webhook:calendly:seen:" + hashlib.sha256(body).hexdigest()
+def dedupe_key(hook_id: str, body: bytes) -> str:
+    """One mark per (hook, body bytes): the same bytes sent to two hooks (two reps behind one
+    Calendly user, or a payload with nothing subscriber-specific) are two deliveries."""
+    return f"webhook:calendly:seen:{hook_id}:{hashlib.sha256(body).hexdigest()}"
 
 
 def answer(status: str, **extra: Any):
@@ -173,7 +175,10 @@ def calendly(hook_id: str):
         log.warning("webhook: database unavailable while looking up a hook")
         return unavailable()
     if hook is None:
-        return json_error(404, "unknown_hook", "No webhook subscription has this address.")
+        # The database answered and holds no such hook (an id outside the format of the ones
+        # we issue cannot be ours either). Calendly deletes a subscription answered 410, so a
+        # stale one cleans itself up; a database error is the 503 above, never this.
+        return json_error(410, "unknown_hook", "No webhook subscription has this address.")
     verdict = signatures.check(
         body, request.headers.get(SIGNATURE_HEADER), hook.keys, now=time.time()
     )
@@ -181,8 +186,8 @@ def calendly(hook_id: str):
         log.info("webhook %s…: signature %s", hook_id[:6], verdict.value)
         return json_error(401, "bad_signature", "The Calendly-Webhook-Signature does not verify.")
     try:
-        envelope = json.loads(body)
-    except ValueError:
+        envelope = loads_json(body)
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         envelope = None
     if not isinstance(envelope, dict):
         return json_error(400, "malformed_json", "The body is not a JSON object.")
@@ -192,11 +197,11 @@ def calendly(hook_id: str):
         return answer("ignored", reason="not a subscribed event")
     if not hook.connection_active:
         return answer("ignored", reason="connection is not active")
-    return accept(body, hook.account_id, event_type_uuid(envelope))
+    return accept(hook_id, body, hook.account_id, event_type_uuid(envelope))
 
 
-def accept(body: bytes, account_id: int, uuid: str | None):
-    key = dedupe_key(body)
+def accept(hook_id: str, body: bytes, account_id: int, uuid: str | None):
+    key = dedupe_key(hook_id, body)
     client = runtime.redis_client()
     try:
         first = client.set(key, b"1", nx=True, ex=DEDUPE_TTL_SECONDS)

@@ -114,6 +114,25 @@ def test_the_duplicate_mark_lives_24_hours(client, hook, fake_redis, queued):
     assert 24 * 3600 - 5 < fake_redis.ttl(key) <= 24 * 3600
 
 
+def test_the_same_bytes_to_two_hooks_are_two_deliveries(client, hook, account, queued):
+    """Two reps behind one Calendly user get the same payload on their own hooks: the second
+    account's update must not be dropped as a duplicate of the first."""
+    from tests.conftest import add_account
+    from tests.webhooks.conftest import add_subscription, calendly_connection_id
+
+    other_account = add_account("user_B")
+    other = add_subscription(calendly_connection_id(other_account))
+    body = body_of(envelope())
+    first = deliver(client, hook.hook_id, body)
+    second = deliver(client, other.hook_id, body)
+    assert [first.get_json()["status"], second.get_json()["status"]] == ["queued", "queued"]
+    assert deliver(client, other.hook_id, body).get_json()["status"] == "duplicate"
+    assert queued() == [
+        (TARGETED, (account, EVENT_TYPE_UUID)),
+        (TARGETED, (other_account, EVENT_TYPE_UUID)),
+    ]
+
+
 def test_a_different_body_for_the_same_event_type_is_a_new_delivery(client, hook, queued):
     deliver(client, hook.hook_id, body_of(envelope()))
     deliver(client, hook.hook_id, body_of(envelope(created_at="2026-11-22T10:00:01Z")))
@@ -254,9 +273,10 @@ def test_a_json_content_type_with_a_charset_is_accepted(client, hook, queued):
 
 
 @pytest.mark.parametrize("hook_id", ["unknown-hook", "x" * 65, "a.b", "%2e%2e"])
-def test_an_unknown_hook_is_404_even_with_a_good_signature(client, queued, unchanged, hook_id):
+def test_an_unknown_hook_is_410_even_with_a_good_signature(client, queued, unchanged, hook_id):
+    # 410, not 404: Calendly deletes a subscription whose deliveries are answered 410.
     response = deliver(client, hook_id, body_of(envelope()))
-    assert_error(response, 404, "unknown_hook")
+    assert_error(response, 410, "unknown_hook")
 
 
 def bad_signature_headers(body: bytes) -> dict[str, dict[str, str]]:
@@ -304,7 +324,7 @@ def test_the_hook_is_checked_before_the_signature(client, queued, unchanged):
     response = client.post(
         "/webhooks/calendly/unknown", data=b"{}", headers={"Content-Type": "application/json"}
     )
-    assert_error(response, 404, "unknown_hook")
+    assert_error(response, 410, "unknown_hook")
 
 
 def test_the_content_type_is_checked_before_the_hook(client, queued, unchanged):
@@ -366,6 +386,22 @@ def test_a_database_outage_while_looking_up_the_hook_is_503(client, hook, monkey
 
     monkeypatch.setattr(web.webhooks, "load_hook", locked)
     assert_error(deliver(client, hook.hook_id, body_of(envelope())), 503, "unavailable")
+    assert queued() == []
+
+
+def test_a_database_that_cannot_be_reached_is_503_not_410(
+    settings, fake_redis, db, tmp_path, queued
+):
+    """Only a database that answered "no such hook" makes a 410 (which deletes the
+    subscription at Calendly); a database that is not there is a 503, and Calendly retries."""
+    from web import create_app
+
+    missing = tmp_path / "no-such-dir" / "db.sqlite"
+    app = create_app(
+        settings.with_overrides(database_url=f"sqlite:///{missing}"), redis_client=fake_redis
+    )
+    with app.test_client() as c:
+        assert_error(deliver(c, "hook-of-nobody", body_of(envelope())), 503, "unavailable")
     assert queued() == []
 
 
