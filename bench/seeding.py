@@ -16,12 +16,17 @@ BATCH = 500
 
 def seed_accounts(base: str, count: int) -> list[int]:
     """Account ids of accounts 0..count-1 of the stand-in at `base` (runtime configured)."""
+    return seed_accounts_from(base, list(range(count)))
+
+
+def seed_accounts_from(base: str, numbers: list[int]) -> list[int]:
+    """Account ids (in order) of the stand-in's accounts `numbers`."""
     expires = utcnow() + timedelta(days=1)
     ids: list[int] = []
-    for start in range(0, count, BATCH):
+    for start in range(0, len(numbers), BATCH):
         with runtime.session_scope() as session:
             accounts = []
-            for n in range(start, min(start + BATCH, count)):
+            for n in numbers[start : start + BATCH]:
                 account = Account(close_user_id=close_user(n), organization_id=ORGANIZATION)
                 users = {
                     "close": close_user(n),
