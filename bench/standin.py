@@ -104,8 +104,11 @@ class World:
 
 def make_handler(world: World):
     class Handler(BaseHTTPRequestHandler):
-        # Keep-alive, as the real providers: a pooled connection serves many calls.
+        # Keep-alive, as the real providers: a pooled connection serves many calls. Headers and
+        # body leave in two writes; with Nagle's algorithm on, the body would wait for the
+        # client's delayed ACK (40 ms on Linux) and "0 ms added" would be 40.
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
 
         def log_message(self, *args) -> None:
             pass
