@@ -99,6 +99,7 @@ class Run:
                 "REDIS_URL": self.redis.url,
                 "ENCRYPTION_KEYS": TEST_KEY,
                 "SECRET_KEY": "bench",
+                **self.stack.env_overrides,
             }
         )
         from worker import runtime
@@ -128,13 +129,19 @@ class Run:
         self.stack.stop_all()
         self.redis.stop()
 
-    def seed(self, count: int) -> tuple[list[int], list[int]]:
-        """(account ids, stand-in account numbers) of `count` fresh accounts."""
-        from bench.seeding import seed_accounts_from
+    def seed(self, count: int, synced: bool = False) -> tuple[list[int], list[int]]:
+        """(account ids, stand-in account numbers) of `count` fresh accounts; `synced`: with
+        their links already in the stand-in's Close, as a first sync leaves them."""
+        from bench.seeding import seed_accounts_from, synced_links
 
         numbers = list(range(self.next_account, self.next_account + count))
         self.next_account += count
-        return seed_accounts_from(self.base, numbers), numbers
+        ids = seed_accounts_from(self.base, numbers, synced=synced)
+        if synced:
+            for start in range(0, count, 500):
+                chunk = numbers[start : start + 500]
+                self.control("POST", "close_links", {"accounts": synced_links(self.base, chunk)})
+        return ids, numbers
 
     def worker(self, pool: str) -> Proc:
         # Exactly the Procfile's command; the baseline pool is chosen by WORKER_POOL (a -P on the
@@ -254,9 +261,12 @@ class Run:
                 self.full_syncs(pool, worker, ids, "first", 0)
                 ids, numbers = self.seed(self.args.first)
                 self.full_syncs(pool, worker, ids, "first", self.args.latency_ms)
-            ids, numbers = self.seed(size)
-            self.full_syncs(pool, worker, ids, "first", 0)  # their links, not measured twice
-            self.phases.pop()
+            if size >= self.args.short_from:
+                ids, numbers = self.seed(size, synced=True)
+            else:
+                ids, numbers = self.seed(size)
+                self.full_syncs(pool, worker, ids, "first", 0)  # their links, not measured twice
+                self.phases.pop()
             for ms in (0, self.args.latency_ms):
                 self.full_syncs(pool, worker, ids, "no-op", ms)
             if with_targeted:
@@ -315,6 +325,12 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--first", type=int, default=50, help="accounts per first-sync phase")
     parser.add_argument("--timeout", type=float, default=600, help="per phase, seconds")
+    parser.add_argument(
+        "--short-from",
+        type=int,
+        default=5000,
+        help="from this size on, accounts start as synced (no unmeasured first sync)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]

@@ -9,7 +9,8 @@ links, Close scheduling links (list, upsert, delete). Loopback only.
     .venv/bin/python -m bench.standin --port 0 --accounts 300 [--event-types 5 --links 5]
 
 prints `standin http://127.0.0.1:PORT` once it listens. Control: `POST /_standin/latency`
-`{"ms": 100}`, `GET /_standin/stats` (request counts, leaks), `DELETE /_standin/stats`.
+`{"ms": 100}`, `GET /_standin/stats` (request counts, leaks), `DELETE /_standin/stats`,
+`POST /_standin/close_links` (links as a first sync leaves them, for a benchmark's short mode).
 """
 
 from __future__ import annotations
@@ -55,39 +56,59 @@ class World:
 
     def seed(self, accounts: int, event_types: int, links: int) -> None:
         for n in range(accounts):
-            owner = calendly_user_uri(self.base, n)
-            self.event_types[n] = [
+            self.seed_one(n, event_types, links)
+
+    def seed_one(self, n: int, event_types: int, links: int) -> None:
+        owner = calendly_user_uri(self.base, n)
+        self.event_types[n] = [
+            {
+                "uri": f"{self.base}/calendly/event_types/{event_type_uuid(n, i)}",
+                "name": f"Meeting {i} of {n}",
+                "active": True,
+                "slug": f"meeting-{i}",
+                "scheduling_url": f"https://calendly.example/u{n}/meeting-{i}",
+                "duration": 15 + 15 * i,
+                "kind": "solo",
+                "pooling_type": None,
+                "type": "StandardEventType",
+                "description_plain": f"Meeting {i} with rep {n}",
+                "deleted_at": None,
+                "secret": False,
+                "profile": {"type": "User", "name": f"Rep {n}", "owner": owner},
+            }
+            for i in range(event_types)
+        ]
+        self.savvycal_links[n] = [
+            {
+                "id": f"link_{n:05d}_{i:03d}",
+                "state": "active",
+                "slug": f"chat-{i}",
+                "name": f"Chat {i} of {n}",
+                "description": "",
+                "durations": [20, 40],
+                "default_duration": None,
+                "scope": {"id": f"scope_{n}", "name": f"Rep {n}", "slug": f"rep{n}"},
+            }
+            for i in range(links)
+        ]
+        self.close_links.setdefault(n, {})
+
+    def upsert(self, n: int, body: dict) -> dict:
+        """Close's upsert by source_id, into account n's links."""
+        with self.lock:
+            links = self.close_links.setdefault(n, {})
+            link = links.setdefault(
+                body["source_id"],
                 {
-                    "uri": f"{self.base}/calendly/event_types/{event_type_uuid(n, i)}",
-                    "name": f"Meeting {i} of {n}",
-                    "active": True,
-                    "slug": f"meeting-{i}",
-                    "scheduling_url": f"https://calendly.example/u{n}/meeting-{i}",
-                    "duration": 15 + 15 * i,
-                    "kind": "solo",
-                    "pooling_type": None,
-                    "type": "StandardEventType",
-                    "description_plain": f"Meeting {i} with rep {n}",
-                    "deleted_at": None,
-                    "secret": False,
-                    "profile": {"type": "User", "name": f"Rep {n}", "owner": owner},
-                }
-                for i in range(event_types)
-            ]
-            self.savvycal_links[n] = [
-                {
-                    "id": f"link_{n:05d}_{i:03d}",
-                    "state": "active",
-                    "slug": f"chat-{i}",
-                    "name": f"Chat {i} of {n}",
-                    "description": "",
-                    "durations": [20, 40],
-                    "default_duration": None,
-                    "scope": {"id": f"scope_{n}", "name": f"Rep {n}", "slug": f"rep{n}"},
-                }
-                for i in range(links)
-            ]
-            self.close_links.setdefault(n, {})
+                    "id": f"schlnk_{n:05d}_{len(links):03d}",
+                    "source": "THIRD_PARTY",
+                    "type": "USER",
+                    "user_id": close_user(n),
+                    "oauth_client_id": OUR_CLIENT,
+                },
+            )
+            link.update(body)
+            return dict(link)
 
     def leak(self, what: str) -> None:
         with self.lock:
@@ -206,6 +227,13 @@ def make_handler(world: World):
                     world.latency = float(body.get("ms", 0)) / 1000.0
                 self._send(200, {"latency_ms": body.get("ms", 0)})
                 return
+            if path == "/_standin/close_links":
+                # Links as a first sync would have left them: {"accounts": {n: [payload, ...]}}
+                for n, payloads in body["accounts"].items():
+                    for payload in payloads:
+                        world.upsert(int(n), payload)
+                self._send(200, {"accounts": len(body["accounts"])})
+                return
             if path != "/close/scheduling_link/integration/":
                 self._send(404, {"error": "not found"})
                 return
@@ -217,21 +245,7 @@ def make_handler(world: World):
                 world.leak(f"close token of {n} upserted {source_id}")
                 self._send(400, {"error": "source_id of another user"})
                 return
-            with world.lock:
-                links = world.close_links.setdefault(n, {})
-                link = links.setdefault(
-                    source_id,
-                    {
-                        "id": f"schlnk_{n:05d}_{len(links):03d}",
-                        "source": "THIRD_PARTY",
-                        "type": "USER",
-                        "user_id": close_user(n),
-                        "oauth_client_id": OUR_CLIENT,
-                    },
-                )
-                link.update(body)
-                answer = dict(link)
-            self._send(200, answer)
+            self._send(200, world.upsert(n, body))
 
         def do_DELETE(self) -> None:
             path, _ = self._begin()
