@@ -146,7 +146,11 @@ class Run:
     def worker(self, pool: str) -> Proc:
         # Exactly the Procfile's command; the baseline pool is chosen by WORKER_POOL (a -P on the
         # command line would lose to the app's configured pool).
-        env = {} if pool == "threads" else {"WORKER_POOL": pool}
+        env = {}
+        if pool != "threads":
+            # What `celery -A worker worker` ran before the threads pool: prefork, one process
+            # per core.
+            env = {"WORKER_POOL": pool, "WORKER_CONCURRENCY": str(self.args.baseline_concurrency)}
         proc = self.stack.spawn(
             f"worker-{pool}",
             str(BIN / "celery"),
@@ -322,6 +326,12 @@ def main() -> int:
     parser.add_argument("--sizes", default="300,1000,5000")
     parser.add_argument("--baseline-sizes", default="300", help="prefork runs (slow at 100 ms)")
     parser.add_argument("--targeted-sizes", default="300")
+    parser.add_argument(
+        "--baseline-concurrency",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="prefork processes (Celery's default: one per core)",
+    )
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--first", type=int, default=50, help="accounts per first-sync phase")
     parser.add_argument("--timeout", type=float, default=600, help="per phase, seconds")
