@@ -171,13 +171,16 @@ class Run:
         return errors
 
     def start_workers(self) -> None:
-        concurrency = str(self.args.concurrency)
+        # The pool and its size are the app's configuration (a -P on the command line would
+        # lose to it), so they go in the environment.
+        pool = {"WORKER_POOL": self.args.pool, "WORKER_CONCURRENCY": str(self.args.concurrency)}
         self.workers = [
             self.stack.spawn(
                 f"worker{i}",
                 *(str(BIN / "celery"), "-A", "worker", "worker", "--loglevel", "INFO"),
-                *("--concurrency", concurrency, "--pool", self.args.pool, "-n", f"worker{i}@%h"),
+                *("-n", f"worker{i}@%h"),
                 *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+                env=pool,
             )
             for i in range(self.args.workers)
         ]
@@ -256,7 +259,7 @@ def main() -> int:
     parser.add_argument("--event-types", type=int, default=10)
     parser.add_argument("--savvycal-links", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=1, help="pool processes per worker")
+    parser.add_argument("--concurrency", type=int, default=1, help="WORKER_CONCURRENCY")
     parser.add_argument("--pool", default="prefork", choices=("prefork", "threads"))
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument("--connect-threads", type=int, default=8)

@@ -165,9 +165,7 @@ def main() -> None:
             "worker",
             "--loglevel",
             "INFO",
-            "--concurrency",
-            "2",
-        ],
+        ],  # the pool and its size are the app's: WORKER_CONCURRENCY (README)
         "beat": [
             str(BIN / "celery"),
             "-A",

@@ -103,13 +103,15 @@ class Stack:
     def migrate(self) -> None:
         self.run(str(BIN / "flask"), "--app", "web", "db", "upgrade")
 
-    def spawn(self, name: str, *args: str, cwd: Path | None = None) -> Proc:
+    def spawn(
+        self, name: str, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> Proc:
         log = self.tmp / f"{name}.log"
         handle = open(log, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         popen = subprocess.Popen(
             args,
             cwd=cwd or self.tmp,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -142,7 +144,18 @@ class Stack:
         wait_http(f"{base}/healthz", proc)
         return proc, base
 
-    def start_worker(self, name: str = "worker", concurrency: int = 2) -> Proc:
+    def start_worker(
+        self, name: str = "worker", concurrency: int | None = None, pool: str | None = None
+    ) -> Proc:
+        """`celery -A worker worker` as the Procfile has it: the pool and its size come from the
+        app's configuration (WORKER_CONCURRENCY, and WORKER_POOL for a benchmark's baseline),
+        passed in the environment, never as -P/-c. The rest only keeps a test's log readable and
+        its start quick (-n names the node; no gossip, mingle or heartbeat between workers)."""
+        env = {}
+        if concurrency is not None:
+            env["WORKER_CONCURRENCY"] = str(concurrency)
+        if pool is not None:
+            env["WORKER_POOL"] = pool
         proc = self.spawn(
             name,
             str(BIN / "celery"),
@@ -151,13 +164,12 @@ class Stack:
             "worker",
             "--loglevel",
             "INFO",
-            "--concurrency",
-            str(concurrency),
             "-n",
             f"{name}@%h",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
+            env=env,
         )
         wait_log(proc, "ready.")
         return proc

@@ -55,6 +55,12 @@ def make_celery() -> Celery:
         beat_schedule=beat_schedule(),
         timezone="UTC",
         worker_hijack_root_logger=False,
+        # A sync spends its time waiting on providers 50-150 ms away, so one process holds many
+        # accounts in flight as threads, sized by WORKER_CONCURRENCY, and the Procfile line stays
+        # `celery -A worker worker`. Celery's time limits are not enforced under this pool: every
+        # run stops at its own deadline instead (worker/sync/guard.py).
+        worker_pool=settings.worker_pool,
+        worker_concurrency=settings.worker_concurrency,
     )
     return app
 

@@ -19,6 +19,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 
+DEFAULT_WORKER_CONCURRENCY = 32
+# Past this, one process's GIL and its database pool are the limit, not the providers' latency:
+# run more worker processes instead.
+MAX_WORKER_CONCURRENCY = 256
+WORKER_POOLS = ("threads", "prefork", "solo")
+
+
 class ConfigError(RuntimeError):
     """The configuration cannot run: the message names what is missing."""
 
@@ -56,7 +63,14 @@ class Settings:
     # Where a refreshed token pair is kept when Redis cannot take it either (worker/auth/
     # pending_pairs.py): a persistent folder of the worker's host, readable by its workers only.
     pending_tokens_dir: str = str(INSTANCE_DIR / "pending_tokens")
+    # Accounts one `celery -A worker worker` process reconciles at once (threads: the work waits
+    # on providers, not the CPU; README "Sizing workers").
+    worker_concurrency: int = DEFAULT_WORKER_CONCURRENCY
     # Not in the contract's table: tuning knobs with safe defaults, overridden by tests.
+    # The pool of `celery -A worker worker`: threads (the default) or prefork, which benchmarks
+    # use as the baseline (a `-P prefork` on the command line would not win over the app's
+    # configured pool: Celery reads its own default "prefork" as "not given").
+    worker_pool: str = "threads"
     http_timeout_seconds: float = 15.0
     http_retry_backoff_seconds: float = 0.5
     # How long a SQLite writer waits for another's write lock before "database is locked".
@@ -101,15 +115,34 @@ def _convert(attr: str, raw: str) -> object:
         return tuple(k.strip() for k in raw.split(",") if k.strip())
     if attr in ("resync_interval_seconds", "token_refresh_margin_seconds"):
         return int(raw)
+    if attr == "worker_concurrency":
+        return _worker_concurrency(raw)
     if attr in (
         "http_timeout_seconds",
         "http_retry_backoff_seconds",
         "database_busy_timeout_seconds",
     ):
         return float(raw)
+    if attr == "worker_pool":
+        if raw.strip() not in WORKER_POOLS:
+            raise ConfigError(f"WORKER_POOL must be one of {', '.join(WORKER_POOLS)}, not {raw!r}")
+        return raw.strip()
     if attr == "celery_always_eager":
         return raw.lower() in ("1", "true", "yes")
     return raw.strip()
+
+
+def _worker_concurrency(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_WORKER_CONCURRENCY:
+        raise ConfigError(
+            f"WORKER_CONCURRENCY must be a whole number from 1 to {MAX_WORKER_CONCURRENCY}, "
+            f"not {raw.strip()!r}"
+        )
+    return value
 
 
 def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True) -> Settings:

@@ -49,20 +49,33 @@ def settings() -> Settings:
 def engine() -> Engine:
     with _lock:
         if "engine" not in _state:
+            current = settings()
             _state["engine"] = make_engine(
-                settings().database_url, busy_timeout=settings().database_busy_timeout_seconds
+                current.database_url,
+                current.worker_concurrency,
+                busy_timeout=current.database_busy_timeout_seconds,
             )
         return _state["engine"]  # type: ignore[return-value]
 
 
-def make_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
+# Connections kept open when idle; under load a process opens up to one more per thread of its
+# pool (WORKER_CONCURRENCY), so no sync thread waits for another's connection. Sessions are
+# short (never held across a provider call), so most of those threads hold none at a time.
+IDLE_CONNECTIONS = 5
+
+
+def make_engine(url: str, concurrency: int = 1, *, busy_timeout: float = 30.0) -> Engine:
+    pool = {"pool_size": IDLE_CONNECTIONS, "max_overflow": max(concurrency, 5)}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        eng = create_engine(url, connect_args={"timeout": busy_timeout, "check_same_thread": False})
+        on_disk = {**pool} if path and path != ":memory:" else {}
+        eng = create_engine(
+            url, connect_args={"timeout": busy_timeout, "check_same_thread": False}, **on_disk
+        )
 
         @event.listens_for(eng, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -75,7 +88,7 @@ def make_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
             cur.close()
 
         return eng
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 def session_factory() -> sessionmaker[Session]:

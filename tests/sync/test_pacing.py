@@ -111,3 +111,57 @@ def test_a_window_announced_while_others_call_never_looks_spent(real_redis):
         for t in threads:
             t.join()
     assert refused == []
+
+
+def test_a_call_costs_one_round_trip_to_the_rate_limit_state(real_redis):
+    """With many accounts in flight per process the pacer is on every call's path: it asks
+    Redis once per call, window or not."""
+    commands = []
+    original = real_redis.execute_command
+
+    def counting(*args, **kwargs):
+        commands.append(args[0])
+        return original(*args, **kwargs)
+
+    pacer = RedisPacer(real_redis)
+    pacer.before(KEY)  # loads the script once
+    real_redis.execute_command = counting
+    try:
+        pacer.before(KEY)  # no window announced
+        pacer.observe(KEY, remaining=50, reset=30)
+        pacer.before(KEY)  # a unit taken from the window
+    finally:
+        del real_redis.execute_command
+    assert commands == ["EVALSHA", "EVALSHA", "EVALSHA"]
+    assert int(real_redis.get(f"rl:left:{KEY}")) == 49
+
+
+def test_when_a_window_ends_one_call_probes_and_the_rest_wait_for_its_answer(real_redis):
+    """Threads of many processes waiting out a spent window must not all go the moment it
+    ends: one goes, and the others take units of the window its answer announces."""
+    pacer = RedisPacer(real_redis)
+    pacer.observe(KEY, remaining=0, reset=0.2)
+    sent = []
+
+    def caller(n):
+        pacer.before(KEY)
+        sent.append(n)
+
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while not sent and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # the others had every chance to go
+    assert len(sent) == 1
+    pacer.observe(KEY, remaining=3, reset=5)  # the probe's answer: 3 left in the new window
+    deadline = time.monotonic() + 10
+    while len(sent) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    assert len(sent) == 4  # the probe and the three units, no more
+    real_redis.delete(f"rl:left:{KEY}", f"rl:known:{KEY}")  # no limit announced any more
+    for t in threads:
+        t.join(timeout=30)
+    assert len(sent) == 8

@@ -50,9 +50,12 @@ def calendly_expiring(db_on_real_redis):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("threads", [1, 4], ids=["one thread each", "four threads each"])
 def test_twenty_processes_refreshing_one_connection_spend_its_refresh_token_once(
-    db_on_real_redis, calendly_expiring
+    db_on_real_redis, calendly_expiring, threads
 ):
+    """Twenty worker processes, each running one refresh or (as the threads pool does) four at
+    once: one token call, and every one of them ends with the new pair."""
     before = stored(calendly_expiring)
     with FakeTokenServer("cal-rt-user_A", delay=0.3) as server:
         settings = db_on_real_redis.with_overrides(calendly_auth_url=server.base_url)
@@ -61,7 +64,8 @@ def test_twenty_processes_refreshing_one_connection_spend_its_refresh_token_once
         ready, results, go = context.Queue(), context.Queue(), context.Event()
         processes = [
             context.Process(
-                target=refresh_when_told, args=(settings, calendly_expiring, ready, go, results)
+                target=refresh_when_told,
+                args=(settings, calendly_expiring, ready, go, results, threads),
             )
             for _ in range(PROCESSES)
         ]
@@ -70,15 +74,15 @@ def test_twenty_processes_refreshing_one_connection_spend_its_refresh_token_once
         try:
             assert len(collect(ready, PROCESSES, timeout=90)) == PROCESSES
             go.set()
-            outcomes = collect(results, PROCESSES, timeout=90)
+            outcomes = collect(results, PROCESSES * threads, timeout=120)
         finally:
             for process in processes:
                 process.join(timeout=10)
                 if process.is_alive():
                     process.kill()
 
-    assert len({pid for pid, _ in outcomes}) == PROCESSES
-    assert [outcome for _, outcome in outcomes] == ["ok"] * PROCESSES
+    assert len({caller for caller, _ in outcomes}) == PROCESSES * threads
+    assert [outcome for _, outcome in outcomes] == ["ok"] * PROCESSES * threads
     assert [(c.refresh_token, c.outcome) for c in server.calls] == [("cal-rt-user_A", "issued")]
     after = stored(calendly_expiring)
     assert after.state == "active"

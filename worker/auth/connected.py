@@ -4,7 +4,7 @@ twice), the settings and the shared pacer."""
 from __future__ import annotations
 
 from worker import runtime
-from worker.auth.tokens import StoredToken
+from worker.auth.tokens import Snapshot, StoredToken
 from worker.providers import registry
 from worker.providers.calendly.client import CalendlyClient
 from worker.providers.clients import build_client
@@ -13,24 +13,38 @@ from worker.providers.http import Guard, HttpClient
 
 
 def connected_client(
-    provider: str, connection_id: int, owner: str | None, guard: Guard | None = None
+    provider: str,
+    connection_id: int,
+    owner: str | None,
+    guard: Guard | None = None,
+    token: Snapshot | None = None,
 ) -> HttpClient:
     """`owner` is whose rate limit the calls count against: the provider's user for Calendly
-    and SavvyCal, the organization for Close."""
+    and SavvyCal, the organization for Close. `token` is the connection's row if the caller has
+    read it already (saves a database round trip per client)."""
     spec = registry.spec(provider)
     api = spec.api_url(runtime.settings())
-    return build_client(spec.client_class, api, StoredToken(connection_id), owner, guard)
+    auth = StoredToken(connection_id, token)
+    return build_client(spec.client_class, api, auth, owner, guard)
 
 
 def close_client(
-    connection_id: int, organization_id: str | None, guard: Guard | None = None
+    connection_id: int,
+    organization_id: str | None,
+    guard: Guard | None = None,
+    token: Snapshot | None = None,
 ) -> CloseClient:
     api = runtime.settings().close_api_url
-    return build_client(CloseClient, api, StoredToken(connection_id), organization_id, guard)
+    auth = StoredToken(connection_id, token)
+    return build_client(CloseClient, api, auth, organization_id, guard)
 
 
 def calendly_client(
-    connection_id: int, calendly_user: str | None, guard: Guard | None = None
+    connection_id: int,
+    calendly_user: str | None,
+    guard: Guard | None = None,
+    token: Snapshot | None = None,
 ) -> CalendlyClient:
     api = runtime.settings().calendly_api_url
-    return build_client(CalendlyClient, api, StoredToken(connection_id), calendly_user, guard)
+    auth = StoredToken(connection_id, token)
+    return build_client(CalendlyClient, api, auth, calendly_user, guard)

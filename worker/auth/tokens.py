@@ -66,18 +66,21 @@ class Snapshot:
 def snapshot(connection_id: int) -> Snapshot | None:
     with runtime.session_scope() as session:
         c = session.get(Connection, connection_id)
-        if c is None:
-            return None
-        return Snapshot(
-            c.id,
-            c.provider,
-            c.auth_kind,
-            c.state,
-            c.access_token,
-            c.refresh_token,
-            c.token_expires_at,
-            c.token_generation,
-        )
+        return None if c is None else snapshot_of(c)
+
+
+def snapshot_of(c: Connection) -> Snapshot:
+    """A frozen copy of a loaded row: threads share no ORM object across sessions."""
+    return Snapshot(
+        c.id,
+        c.provider,
+        c.auth_kind,
+        c.state,
+        c.access_token,
+        c.refresh_token,
+        c.token_expires_at,
+        c.token_generation,
+    )
 
 
 def expiring(snap: Snapshot, margin_seconds: float) -> bool:
@@ -250,11 +253,13 @@ def mark_needs_reauth(snap: Snapshot, reason: str) -> None:
 
 
 class StoredToken:
-    """The TokenSource of one connection for the provider clients."""
+    """The TokenSource of one connection for the provider clients. `known` is the row as the
+    caller already read it (a sync loads its account's connections once): a token that has gone
+    stale since is refused with a 401, and the refresh path re-reads the row inside its lock."""
 
-    def __init__(self, connection_id: int):
+    def __init__(self, connection_id: int, known: Snapshot | None = None):
         self.connection_id = connection_id
-        self._snap: Snapshot | None = None
+        self._snap: Snapshot | None = known
 
     def access_token(self) -> str:
         snap = self._snap or snapshot(self.connection_id)

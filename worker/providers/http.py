@@ -35,6 +35,7 @@ from worker.providers.errors import (
     Unauthorized,
     Unavailable,
 )
+from worker.providers.transport import shared_session
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,9 @@ class HttpClient:
         self.retry_backoff = retry_backoff
         self.pacer = pacer
         self.rate_owner = rate_owner
-        self.session = session or requests.Session()
-        self.session.headers.setdefault("User-Agent", "schedsync/0.1")
+        # Shared by every client and thread of the process (worker/providers/transport.py): the
+        # per-call headers below are passed with each request, never set on the session.
+        self.session = session or shared_session()
         self._sleep = sleep
         self.guard = guard
 

@@ -37,6 +37,55 @@ MAX_INLINE_WAIT = 2.0
 MAX_BUDGET_WAIT = 15.0
 
 
+# A key whose provider once announced a window is "known" for this long. When its window ends,
+# the first caller goes alone (a probe) and the others wait for the new window its answer
+# announces: with WORKER_CONCURRENCY threads in each of several processes, everyone calling
+# unpaced at each window's start would spend the new window many times over. A probe whose
+# answer never comes (a timeout, a failure) gives way after PROBE_SECONDS.
+KNOWN_SECONDS = 3600
+PROBE_SECONDS = 2.0
+
+# KEYS: pause, budget, known. ARGV: now (epoch seconds), probe lifetime (ms).
+# Returns {code, seconds}: 0 = go (a unit taken, or nothing announced), 1 = paused by a 429,
+# 2 = wait for the budget's window to reset, 3 = wait for the answer of another caller probing
+# the new window.
+# Seconds travel as strings: Redis truncates Lua numbers to integers.
+BEFORE = """
+local paused = redis.call('GET', KEYS[1])
+if paused then
+  local wait = tonumber(paused) - tonumber(ARGV[1])
+  if wait > 0 then return {1, tostring(wait)} end
+end
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl == -2 then
+  if redis.call('EXISTS', KEYS[3]) == 0 then return {0, '0'} end
+  if redis.call('SET', KEYS[3] .. ':probe', '1', 'NX', 'PX', ARGV[2]) then return {0, '0'} end
+  return {3, '0.05'}
+end
+if ttl == -1 then return {0, '0'} end
+local left = tonumber(redis.call('GET', KEYS[2]) or '0')
+if left <= 0 then return {2, tostring(math.max(ttl / 1000, 0.01))} end
+redis.call('DECR', KEYS[2])
+return {0, '0'}
+"""
+
+# KEYS: budget, known. ARGV: remaining, reset (ms), known lifetime (s). A response only ever
+# lowers the budget within its window (in-flight calls the provider has not counted yet would
+# otherwise be counted twice); a new window starts when none is stored.
+OBSERVE = """
+local ttl = redis.call('PTTL', KEYS[1])
+local remaining = tonumber(ARGV[1])
+if ttl < 0 then
+  redis.call('SET', KEYS[1], remaining, 'PX', ARGV[2])
+  redis.call('DEL', KEYS[2] .. ':probe')
+elseif remaining < tonumber(redis.call('GET', KEYS[1])) then
+  redis.call('SET', KEYS[1], remaining, 'KEEPTTL')
+end
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[3])
+return 1
+"""
+
+
 class RedisPacer:
     def __init__(
         self,
@@ -53,6 +102,10 @@ class RedisPacer:
             max_budget_wait = max(MAX_BUDGET_WAIT, max_inline_wait) if max_inline_wait > 0 else 0.0
         self.max_budget_wait = max_budget_wait
         self.prefix = prefix
+        # Registered per client (a Script object is cheap and thread-safe): EVALSHA, and EVAL
+        # again only after Redis lost its script cache (a restart).
+        self._before_script = client.register_script(BEFORE)
+        self._observe_script = client.register_script(OBSERVE)
 
     def _pause_key(self, key: str) -> str:
         return f"{self.prefix}:pause:{key}"
@@ -60,74 +113,47 @@ class RedisPacer:
     def _budget_key(self, key: str) -> str:
         return f"{self.prefix}:left:{key}"
 
+    def _known_key(self, key: str) -> str:
+        return f"{self.prefix}:known:{key}"
+
     def before(self, key: str) -> None:
         """Return when a call for `key` may be sent now (having taken one unit of budget)."""
         started = time.monotonic()
         while True:
             try:
-                wait, paused = self._wait_needed(key)
+                wait, paused, probing = self._wait_needed(key)
             except redis.RedisError:
                 log.warning("rate-limit state unreachable; calling %s unpaced", key)
                 return
             if wait <= 0:
                 return
+            if probing and self.max_budget_wait <= 0:
+                return  # a caller that must never wait goes as it did before windows were known
             limit = self.max_inline_wait if paused else self.max_budget_wait
             if time.monotonic() + wait > started + limit:
                 raise RateLimited(wait, provider=key.split(":", 1)[0], status=None)
             time.sleep(min(wait, 0.25))
 
-    def _wait_needed(self, key: str) -> tuple[float, bool]:
-        """(seconds to wait, whether a 429 pause is the reason); (0, False) after taking a unit."""
-        raw = self.client.get(self._pause_key(key))
-        if raw is not None:
-            wait = float(raw) - time.time()
-            if wait > 0:
-                return wait, True
-        return self._take_unit(self._budget_key(key)), False
-
-    def _take_unit(self, budget_key: str) -> float:
-        """Take one unit of an announced budget: 0 when taken (or no window is announced), else
-        the seconds until the window resets. Optimistic (WATCH/MULTI): a plain DECR would create
-        a counter where none was announced, and a window stored by another worker's response
-        in between would then look spent for its whole length."""
-        with self.client.pipeline() as pipe:
-            for _ in range(100):
-                try:
-                    pipe.watch(budget_key)
-                    ttl_ms = pipe.pttl(budget_key)
-                    if ttl_ms < 0:  # no announced window (-2), or none with an end (-1)
-                        pipe.unwatch()
-                        return 0.0
-                    left = int(pipe.get(budget_key) or 0)
-                    if left <= 0:
-                        pipe.unwatch()
-                        return max(ttl_ms / 1000.0, 0.01)
-                    pipe.multi()
-                    pipe.decr(budget_key)
-                    pipe.execute()
-                    return 0.0
-                except redis.WatchError:
-                    continue  # another worker took a unit or stored a window: look again
-        return 0.01  # extreme contention: wait a moment and ask again
+    def _wait_needed(self, key: str) -> tuple[float, bool, bool]:
+        """(seconds to wait, whether a 429 pause is the reason, whether another caller's probe
+        is); (0, False, False) after taking a unit.
+        One round trip: the pause, the budget and the probe are decided inside Redis."""
+        code, wait = self._before_script(
+            keys=[self._pause_key(key), self._budget_key(key), self._known_key(key)],
+            args=[f"{time.time():.6f}", int(PROBE_SECONDS * 1000)],
+            client=self.client,
+        )
+        return float(wait), int(code) == 1, int(code) == 3
 
     def observe(self, key: str, remaining: int | None, reset: float | None) -> None:
         if remaining is None or reset is None or reset <= 0:
             return
-        budget_key = self._budget_key(key)
         try:
-            with self.client.pipeline() as pipe:
-                try:
-                    pipe.watch(budget_key)
-                    current = pipe.get(budget_key)
-                    ttl_ms = pipe.pttl(budget_key)
-                    pipe.multi()
-                    if current is None or ttl_ms < 0:
-                        pipe.set(budget_key, max(remaining, 0), px=max(int(reset * 1000), 1))
-                    elif remaining < int(current):
-                        pipe.set(budget_key, max(remaining, 0), keepttl=True)
-                    pipe.execute()
-                except redis.WatchError:
-                    pass  # another worker just updated it from a response of its own
+            self._observe_script(
+                keys=[self._budget_key(key), self._known_key(key)],
+                args=[max(int(remaining), 0), max(int(reset * 1000), 1), KNOWN_SECONDS],
+                client=self.client,
+            )
         except redis.RedisError:
             log.warning("rate-limit state unreachable; budget of %s not shared", key)
 

@@ -3,11 +3,13 @@ short database session and handed around as plain values."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from worker import runtime
+from worker.auth.tokens import Snapshot, snapshot_of
 from worker.providers import registry
 from worker.storage.models import ACTIVE, Account, LinkMapping
 
@@ -21,6 +23,8 @@ class ConnectionView:
     id: int
     state: str
     external_user: str | None  # the provider's own id of the user (a URI for Calendly)
+    # The tokens as loaded with the account, handed to the run's clients (never printed).
+    token: Snapshot | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class AccountView:
     our_client_id: str | None
     close_connection_id: int
     connections: dict[str, ConnectionView]  # scheduling provider name -> its connection
+    close_token: Snapshot | None = field(default=None, repr=False, compare=False)
 
     def active(self, provider: str) -> ConnectionView | None:
         conn = self.connections.get(provider)
@@ -39,7 +44,16 @@ class AccountView:
 
 def load_account(account_id: int) -> AccountView:
     with runtime.session_scope() as session:
-        account = session.get(Account, account_id)
+        # The account and its connections in one statement (a lazy load would be a second).
+        account = (
+            session.execute(
+                select(Account)
+                .options(joinedload(Account.connections))
+                .where(Account.id == account_id)
+            )
+            .unique()
+            .scalar_one_or_none()
+        )
         if account is None:
             raise AccountNotSyncable(f"account {account_id} does not exist")
         close = account.connection(registry.CLOSE.name)
@@ -52,10 +66,11 @@ def load_account(account_id: int) -> AccountView:
             our_client_id=account.close_oauth_client_id,
             close_connection_id=close.id,
             connections={
-                c.provider: ConnectionView(c.id, c.state, c.external_user_id)
+                c.provider: ConnectionView(c.id, c.state, c.external_user_id, snapshot_of(c))
                 for c in account.connections
                 if registry.is_scheduling(c.provider)
             },
+            close_token=snapshot_of(close),
         )
 
 

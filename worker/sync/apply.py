@@ -42,7 +42,7 @@ class Tally:
 def apply_plan(view: AccountView, the_plan: Plan, tally: Tally, guard: RunGuard) -> None:
     """Counts into `tally` as it goes, so a plan stopped half-way still reports what it did.
     Before each write the run's lock is confirmed: a run that lost it writes nothing more."""
-    client = close_client(view.close_connection_id, view.organization_id, guard)
+    client = close_client(view.close_connection_id, view.organization_id, guard, view.close_token)
     for upsert in the_plan.upserts:
         guard.confirm_lock()
         try:

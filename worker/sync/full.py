@@ -53,7 +53,7 @@ def desired_links(view: AccountView, guard: RunGuard) -> ProviderReads:
             )
             continue
         try:
-            client = connected_client(spec.name, conn.id, conn.external_user, guard)
+            client = connected_client(spec.name, conn.id, conn.external_user, guard, conn.token)
             selection = spec.fetch_selection(client, view.close_user_id, conn.external_user)
         except RateLimited:
             raise
@@ -94,7 +94,7 @@ def outcome_of(view: AccountView, reads: ProviderReads, tally: Tally) -> str:
 def close_listing(view: AccountView, reads: ProviderReads, guard: RunGuard) -> list[dict]:
     """Close's links; a listing Close would not let us read to its end is used as far as it
     goes, with a warning, and the plan then deletes nothing."""
-    client = close_client(view.close_connection_id, view.organization_id, guard)
+    client = close_client(view.close_connection_id, view.organization_id, guard, view.close_token)
     try:
         return client.scheduling_links()
     except IncompleteListing as exc:

@@ -74,7 +74,7 @@ def _sync_one(
 ) -> None:
     account_id = view.id
     selection = Selection()
-    calendly = calendly_client(conn.id, conn.external_user, guard)
+    calendly = calendly_client(conn.id, conn.external_user, guard, conn.token)
     try:
         event_type = calendly.event_type(event_type_uuid)
     except NotFound:
@@ -88,7 +88,7 @@ def _sync_one(
         add_calendly(selection, event_type, view.close_user_id)
     try:
         close_links = close_client(
-            view.close_connection_id, view.organization_id, guard
+            view.close_connection_id, view.organization_id, guard, view.close_token
         ).scheduling_links()
     except IncompleteListing as exc:
         # Only this one link is planned: the part of the listing read is as good as any.
