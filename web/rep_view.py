@@ -27,7 +27,7 @@ from worker.storage.models import (
     utcnow,
 )
 from worker.sync.links import reason_text
-from worker.sync.runs import FULL
+from worker.sync.runs import FULL, newest_finished_full_run
 
 OUTCOMES = {
     "running": "is still running",
@@ -62,16 +62,7 @@ def latest_runs(db: Session, account_id: int) -> tuple[SyncRun | None, SyncRun |
     newest = runs[0] if runs else None
     finished = next((r for r in runs if r.finished_at is not None), None)
     if finished is None and newest is not None and newest.finished_at is None:
-        finished = db.scalars(
-            select(SyncRun)
-            .where(
-                SyncRun.account_id == account_id,
-                SyncRun.kind == FULL,
-                SyncRun.finished_at.is_not(None),
-            )
-            .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
-            .limit(1)
-        ).first()
+        finished = newest_finished_full_run(db, account_id)
     return newest, finished
 
 

@@ -115,16 +115,7 @@ def full_sync(account_id: int, guard: RunGuard | None = None, trigger: str | Non
     run_id = start_run(account_id, trigger)
     tally, reads = Tally(), ProviderReads()
     try:
-        reads = desired_links(view, guard)
-        close_links = close_listing(view, reads, guard)
-        the_plan = plan(
-            reads.desired,
-            close_links,
-            close_user_id=view.close_user_id,
-            our_client_id=view.our_client_id,
-            known_source_ids=known_source_ids(account_id),
-            complete=not reads.close_incomplete,
-        )
+        reads, the_plan = full_plan(view, guard)
         reads.not_synced.extend(natively_shown(reads.desired, the_plan))
         apply_plan(view, the_plan, tally, guard)
         team_link_hooks.after_full_sync(account_id, reads.desired)  # CONTRACT §6; never raises
@@ -168,3 +159,19 @@ def full_sync(account_id: int, guard: RunGuard | None = None, trigger: str | Non
         extra={"outcome": outcome},
     )
     return run_id
+
+
+def full_plan(view: AccountView, guard: RunGuard) -> tuple[ProviderReads, Plan]:
+    """Every provider's reads and the pure plan from them: what a full sync applies and what a
+    dry run prints (worker/sync/preview.py), so the two never differ."""
+    reads = desired_links(view, guard)
+    close_links = close_listing(view, reads, guard)
+    the_plan = plan(
+        reads.desired,
+        close_links,
+        close_user_id=view.close_user_id,
+        our_client_id=view.our_client_id,
+        known_source_ids=known_source_ids(view.id),
+        complete=not reads.close_incomplete,
+    )
+    return reads, the_plan

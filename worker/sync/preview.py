@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from worker.sync import history
-from worker.sync.account import AccountView, known_source_ids, load_account
-from worker.sync.full import close_listing, desired_links
+from worker.sync.account import AccountView, load_account
+from worker.sync.full import full_plan
 from worker.sync.guard import RunGuard
-from worker.sync.reconcile import Plan, plan
+from worker.sync.reconcile import Plan
 
 
 @dataclass
@@ -43,16 +43,7 @@ def preview_full_sync(account_id: int, guard: RunGuard | None = None) -> Preview
     """Raises AccountNotSyncable (no active Close grant) and Close's own ProviderError."""
     guard = guard or RunGuard()
     view: AccountView = load_account(account_id)
-    reads = desired_links(view, guard)
-    close_links = close_listing(view, reads, guard)
-    the_plan = plan(
-        reads.desired,
-        close_links,
-        close_user_id=view.close_user_id,
-        our_client_id=view.our_client_id,
-        known_source_ids=known_source_ids(account_id),
-        complete=not reads.close_incomplete,
-    )
+    reads, the_plan = full_plan(view, guard)
     return Preview(
         close_user_id=view.close_user_id,
         changes=changes_of(the_plan),

@@ -132,19 +132,24 @@ def note_not_synced(account_id: int, source_id: str, items: list[dict[str, Any]]
     type explains its link's absence at once rather than after the next full sync. The caller
     holds the account's lock, so no full run finishes meanwhile."""
     with runtime.session_scope() as session:
-        run = session.scalars(
-            select(SyncRun)
-            .where(
-                SyncRun.account_id == account_id,
-                SyncRun.kind == FULL,
-                SyncRun.finished_at.is_not(None),
-            )
-            .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
-            .limit(1)
-        ).first()
+        run = newest_finished_full_run(session, account_id)
         if run is None:
             return
         current = run.not_synced
         updated = [i for i in current if i.get("source_id") != source_id] + items
         if updated != current:
             run.not_synced = updated
+
+
+def newest_finished_full_run(session: Any, account_id: int) -> SyncRun | None:
+    """The run whose totals, warnings and not-synced items the rep's page shows."""
+    return session.scalars(
+        select(SyncRun)
+        .where(
+            SyncRun.account_id == account_id,
+            SyncRun.kind == FULL,
+            SyncRun.finished_at.is_not(None),
+        )
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    ).first()
