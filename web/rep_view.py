@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from web.rep_history import history_json
 from web.status import iso, refusal_of, sync_json
 from worker.config import Settings
 from worker.providers import registry
@@ -179,7 +180,6 @@ def rep_view(db: Session, account: Account, settings: Settings, now: datetime | 
             "warnings": other,
         },
         "providers": providers,
-        # Recent history of the rep's links (issue 11 point 3) goes here, newest first; the
-        # history storage fills it and the page's "Recent changes" section shows it.
-        "history": [],
+        # Every write to Close of the rep's links, newest first, in words (web/rep_history.py).
+        "history": history_json(db, account.id),
     }

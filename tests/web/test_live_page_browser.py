@@ -1,9 +1,11 @@
 """The live connect page in a real browser (headless Chromium) against gunicorn, a Celery worker
 and the sandbox: after connecting, the run and its result appear with no reload; a rename in
 Calendly arrives by webhook and appears with no reload; what is not in Close is listed with its
-reason; Disconnect asks first; a reloaded callback says the connect is done.
+reason; the recent changes say what was written to Close and why, the webhook's too, with no
+reload; Disconnect asks first; a reloaded callback says the connect is done.
 
-Screenshots of the page after connect and after the webhook change are kept in docs/: run with
+Screenshots of the page after connect, after the webhook change and of its recent changes are
+kept in docs/: run with
 UPDATE_SCREENSHOTS=1 to refresh them (otherwise they go to the test's tmp dir)."""
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
 AFTER_CONNECT = ROOT / "docs" / "live-page-after-connect.png"
 AFTER_WEBHOOK = ROOT / "docs" / "live-page-after-webhook.png"
+HISTORY = ROOT / "docs" / "live-page-history.png"
 WAIT = 60  # seconds: a loaded machine runs several test suites at once
 
 
@@ -111,6 +114,13 @@ def test_the_page_follows_the_sync_and_a_webhook_change_without_a_reload(
         in calendly
     )
     assert "Connected as alice@example.com" in calendly
+    changes = wait_for_text(
+        page,
+        "section#history",
+        lambda text: "Calendly link “Discovery Call” added to Close" in text,
+        "the first sync's writes in the recent changes",
+    )
+    assert "by the first sync after connecting" in changes
     savvycal = wait_for_text(
         page,
         "section#savvycal",
@@ -140,7 +150,21 @@ def test_the_page_follows_the_sync_and_a_webhook_change_without_a_reload(
         lambda text: "Discovery Call (renamed)" in text,
         "the renamed event type on the page",
     )
+    changes = wait_for_text(
+        page,
+        "section#history",
+        lambda text: "renamed from “Discovery Call” to “Discovery Call (renamed)”" in text,
+        "the webhook's rename in the recent changes",
+    )
+    newest = page.locator("section#history li").first
+    assert newest.inner_text().startswith(
+        "Calendly link renamed from “Discovery Call” to “Discovery Call (renamed)”"
+    )
+    assert newest.inner_text().endswith("by a Calendly webhook.")
+    assert newest.locator("time").inner_text().endswith(" ago")
+    assert newest.locator("time").get_attribute("title").endswith(" UTC")
     page.screenshot(path=str(screenshot_path(AFTER_WEBHOOK, tmp_path)), full_page=True)
+    page.locator("section#history").screenshot(path=str(screenshot_path(HISTORY, tmp_path)))
     assert same_document(page)
 
     # "Sync now": the new run's result replaces the old one on the page it lands on, no reload.
@@ -175,6 +199,12 @@ def test_the_page_follows_the_sync_and_a_webhook_change_without_a_reload(
     assert "Calendly disconnected" in page.get_by_role("status").first.inner_text()
     after = card(page, "calendly").inner_text()
     assert "Old Demo" not in after  # what the last run said of it went with it
+    wait_for_text(
+        page,
+        "section#history",
+        lambda text: "removed from Close" in text and "because Calendly was disconnected" in text,
+        "the disconnect's deletions in the recent changes",
+    )
     assert "Paused Link" in card(page, "savvycal").inner_text()
 
 

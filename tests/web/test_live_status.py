@@ -90,7 +90,7 @@ def test_status_and_page_show_the_same_links_durations_and_not_synced_reasons(cl
         ("30 Minute Meeting", "Close already shows it through Close's own Calendly integration"),
     ]
     assert [i["name"] for i in provider(view, "savvycal")["not_synced"]] == ["Paused Link"]
-    assert view["history"] == []  # filled in by the history of the rep's links
+    assert view["history"] == []  # no write to Close yet (tests/web/test_recent_changes.py)
     html = card(page, "calendly")
     assert "45 min" in html
     assert "<strong>Old Demo</strong>: turned off (inactive) in Calendly" in html

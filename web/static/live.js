@@ -1,6 +1,7 @@
 // Keeps the connect page current without a reload: polls GET /status (the same data the page was
-// rendered from, web/rep_view.py) and re-renders the Sync box and each provider's links in the
-// words the templates use (_sync_status.html, _provider_links.html). The page works without it.
+// rendered from, web/rep_view.py) and re-renders the Sync box, each provider's links and the recent
+// changes in the words the templates use (_sync_status.html, _provider_links.html,
+// _history.html). The page works without it.
 (function () {
   "use strict";
   var body = document.body;
@@ -101,6 +102,17 @@
     return html + warnings(card.warnings);
   }
 
+  // The words of each change come from the server (web/rep_history.py); only placed here.
+  function recentChanges(view) {
+    if (!view.history || !view.history.length) {
+      return "<p>schedsync has not changed any of your links in Close yet.</p>";
+    }
+    return '<ul class="changes">' + view.history.map(function (change) {
+      return '<li class="change change-' + esc(change.action) + '">' + esc(change.text) + ", " +
+        time(change.at) + ', <span class="by">' + esc(change.by) + "</span>.</li>";
+    }).join("") + "</ul>";
+  }
+
   var WEBHOOK = {
     polling_only: "Updates: <strong>polling only</strong>.",
     active: "Updates: live, through a Calendly webhook.",
@@ -156,6 +168,8 @@
       var webhook = section.querySelector(".webhook-region");
       if (webhook) webhook.innerHTML = webhookState(card);
     });
+    var changes = document.querySelector("#history .history-region");
+    if (changes) changes.innerHTML = recentChanges(view);
   }
 
   function tickTimes() {
@@ -173,7 +187,7 @@
       .then(function (view) {
         if (view) {
           serverSkewMs = parseIso(view.now) - Date.now();
-          var text = JSON.stringify([view.sync, view.providers, view.account]);
+          var text = JSON.stringify([view.sync, view.providers, view.account, view.history]);
           if (text !== last) {
             last = text;
             render(view);

@@ -204,32 +204,35 @@ def recent_runs(account_id: int, limit: int = KEEP_RUNS) -> list[dict[str, Any]]
         ]
 
 
-def recent_changes(account_id: int, limit: int = 20) -> list[dict[str, Any]]:
+def recent_changes(
+    account_id: int, limit: int = 20, session: Session | None = None
+) -> list[dict[str, Any]]:
     """The account's newest changes, newest first, each with what made it: link name, provider,
     action, changed fields old/new, and its run's kind, trigger, start and finish. For "Discovery
-    Call renamed from … to … 2 min ago, by a Calendly webhook"."""
-    with runtime.session_scope() as session:
-        rows = session.execute(
-            select(
-                LinkChange, SyncRun.kind, SyncRun.trigger, SyncRun.started_at, SyncRun.finished_at
-            )
-            .join(SyncRun, SyncRun.id == LinkChange.run_id)
-            .where(SyncRun.account_id == account_id)
-            .order_by(LinkChange.at.desc(), LinkChange.id.desc())
-            .limit(limit)
-        )
-        return [
-            {
-                "provider": change.provider,
-                "source_id": change.source_id,
-                "name": change.name,
-                "action": change.action,
-                "changed": change.changed,
-                "at": change.at,
-                "run_kind": kind,
-                "trigger": trigger or UNKNOWN_TRIGGER,
-                "run_started_at": started_at,
-                "run_finished_at": finished_at,
-            }
-            for change, kind, trigger, started_at, finished_at in rows
-        ]
+    Call renamed from … to … 2 min ago, by a Calendly webhook". In `session` when given (the
+    connect page reads it with the rest of its view), else in a session of its own."""
+    if session is None:
+        with runtime.session_scope() as own:
+            return recent_changes(account_id, limit, own)
+    rows = session.execute(
+        select(LinkChange, SyncRun.kind, SyncRun.trigger, SyncRun.started_at, SyncRun.finished_at)
+        .join(SyncRun, SyncRun.id == LinkChange.run_id)
+        .where(SyncRun.account_id == account_id)
+        .order_by(LinkChange.at.desc(), LinkChange.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "provider": change.provider,
+            "source_id": change.source_id,
+            "name": change.name,
+            "action": change.action,
+            "changed": change.changed,
+            "at": change.at,
+            "run_kind": kind,
+            "trigger": trigger or UNKNOWN_TRIGGER,
+            "run_started_at": started_at,
+            "run_finished_at": finished_at,
+        }
+        for change, kind, trigger, started_at, finished_at in rows
+    ]
