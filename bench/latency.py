@@ -288,10 +288,19 @@ class Run:
         )
 
 
-def report(run: Run, args: argparse.Namespace, host: str, wall: float) -> str:
+def describe(host: dict[str, str]) -> str:
+    return (
+        f"{host['nproc']} cores ({host['cpu']}), {host['memory']}, Python {host['python']}, "
+        f"{host['date']}"
+    )
+
+
+def report(run: Run, args: argparse.Namespace, host: dict[str, str], wall: float) -> str:
+    load_now = " ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
-        f"Command: `python bench/latency.py {' '.join(sys.argv[1:])}` — {host}; the whole run "
-        f"took {wall:.0f} s.",
+        f"Command: `python bench/latency.py {' '.join(sys.argv[1:])}` on {describe(host)}; the "
+        f"whole run took {wall:.0f} s; load average (1, 5, 15 min) {host['load']} at the start, "
+        f"{load_now} at the end.",
         "",
         "| pool | accounts | sync | added latency | seconds | requests/account (bound) | ok "
         "| worker CPU ms/account | leaks |",

@@ -23,7 +23,7 @@ from bench.reconcile import measure, setup  # noqa: E402
 from bench.stub import World, serve  # noqa: E402
 from worker import runtime  # noqa: E402
 from worker.storage.models import TeamLink  # noqa: E402
-from worker.sync import runs, team_link_hooks  # noqa: E402
+from worker.sync import full, team_link_hooks  # noqa: E402
 
 
 class NoHook:
@@ -50,7 +50,7 @@ def main() -> int:
     world.seed(base, args.event_types, args.savvycal_links)
     enqueued: list[int] = []
     team_link_hooks.enqueue_rep = lambda account_id, held=(): enqueued.append(account_id)
-    with_hook = runs.team_link_hooks
+    with_hook = full.team_link_hooks
     ways = ("without the hook (baseline)", "hook, no team link", "hook, one team link")
     timings: dict[str, list[float]] = {way: [] for way in ways}
     requests: dict[str, set[int]] = {way: set() for way in ways}
@@ -65,7 +65,7 @@ def main() -> int:
         # Interleaved, so a busy machine's drift is shared by the three ways.
         for _ in range(args.runs):
             for way in ways:
-                runs.team_link_hooks = NoHook if way == ways[0] else with_hook  # type: ignore[assignment]
+                full.team_link_hooks = NoHook if way == ways[0] else with_hook  # type: ignore[assignment]
                 set_team_link(team_link_id, active=way == ways[2])
                 total, _, seconds = measure(world, account_id)
                 timings[way].append(seconds * 1000)

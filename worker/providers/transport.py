@@ -7,6 +7,11 @@ concurrency, keeps connections to each provider host open across accounts.
 
 The session keeps no cookies: one account's calls must never carry what a provider set for
 another's (nothing schedsync calls relies on cookies; authentication is the bearer token).
+
+The environment's proxy and CA settings (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, …) still
+apply, as requests applies them, but are read once per provider host: requests reads them on
+every call, a walk over the whole environment that was a tenth of a no-op account's CPU. They are
+the process's own, set before it starts.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import os
 import threading
 from http.cookiejar import DefaultCookiePolicy
+from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -34,8 +41,26 @@ class NoCookies(DefaultCookiePolicy):
         return False
 
 
+class SharedSession(requests.Session):
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # noqa: ANN001
+        """requests' own merge, remembered per (scheme, host) for calls that bring no settings
+        of their own (every provider call); any other call is merged as requests does."""
+        if proxies or stream is not None or verify is not None or cert is not None:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        key = tuple(urlsplit(url)[:2])
+        merged = self._environment.get(key)
+        if merged is None:
+            merged = super().merge_environment_settings(url, {}, None, None, None)
+            self._environment[key] = merged  # the same answer if two threads race here
+        return {**merged, "proxies": dict(merged["proxies"])}
+
+
 def new_session(pool_size: int) -> requests.Session:
-    session = requests.Session()
+    session = SharedSession()
     session.cookies.set_policy(NoCookies())
     session.headers["User-Agent"] = USER_AGENT
     # Connections per host; a thread that finds all of them busy waits for one (block=True)
