@@ -227,6 +227,42 @@ def test_a_disconnects_deletions_are_a_disconnect_run_and_a_retry_adds_none(worl
     ]
 
 
+def test_a_disconnects_deletions_are_in_the_history_as_close_answers_them(
+    world, account, monkeypatch
+):
+    """So a worker that dies half-way through the clean-up loses none of the writes it made."""
+    from worker.auth.accounts import mark_disconnected
+    from worker.auth.disconnect import delete_links
+    from worker.providers.close.client import CloseClient
+    from worker.storage.models import Connection
+
+    _, calendly, _ = world
+    calendly.add("E1", name="Intro")
+    calendly.add("E2", name="Demo")
+    full_sync(account)
+    mark_disconnected(account, "calendly")
+    stored_before_each_delete = []
+    delete_link = CloseClient.delete_link
+
+    def watched(client, source_id):
+        stored_before_each_delete.append(change_rows())
+        return delete_link(client, source_id)
+
+    monkeypatch.setattr(CloseClient, "delete_link", watched)
+    with runtime.session_scope() as session:
+        conn = session.scalars(
+            select(Connection).where(
+                Connection.account_id == account, Connection.provider == "calendly"
+            )
+        ).one()
+        session.expunge(conn)
+
+    delete_links(conn)
+
+    assert stored_before_each_delete == [2, 3]  # the two creations, then the first deletion
+    assert change_rows() == 4
+
+
 def test_pruning_works_on_postgresql_too(postgres_engine, settings, fake_redis, monkeypatch):  # noqa: F811
     """The one-DELETE prune (scalar subqueries with OFFSET, ON DELETE CASCADE) on PostgreSQL."""
     from worker.storage import migrate

@@ -101,7 +101,7 @@ def test_a_sync_maps_the_rep_with_their_own_grant_and_a_second_sync_sends_nothin
     calendly.add("E1", name="Intro", slug="intro-call")
 
     full_sync(rep)
-    assert ("worker.tasks.team_links.map_rep_links", (rep, [])) in enqueued
+    assert ("worker.tasks.team_links.map_rep_links", (rep, [], None)) in enqueued
     assert rep_mappings.map_rep(rep) == 1
 
     assert shared.mapped("user_A") == close_link_of(close, "user_A", "Intro")

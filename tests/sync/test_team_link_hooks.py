@@ -89,7 +89,7 @@ def test_a_targeted_task_that_wrote_a_link_enqueues_the_mapping_with_its_new_slu
     calendly.event_types["E1"].update(slug="intro", scheduling_url="https://calendly.com/a/intro")
     sync_event_type(account, "E1")
 
-    assert mapping_tasks(enqueued) == [(account, [])]
+    assert mapping_tasks(enqueued) == [(account, [], "webhook")]  # the history names the webhook
     assert slugs(account)["calendly:E1:user_A"] == "intro"
 
 

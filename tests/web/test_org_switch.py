@@ -14,6 +14,7 @@ import pytest
 import responses
 from sqlalchemy import select, update
 
+from tests.admin.conftest import ADMIN
 from tests.conftest import CLOSE_API, add_account
 from tests.web.flows import close_token_answer, sign_in
 from worker import runtime
@@ -35,6 +36,7 @@ REVOKE_URL = "https://api.close.test/oauth2/revoke/"
 OURS = "oa2client_ours"
 OLD_ACCESS, OLD_REFRESH = "close-at-user_NEW", "close-rt-user_NEW"  # add_account's tokens
 OLD_SOURCE = "calendly:E1:user_NEW"
+INTRO_URL = "https://calendly.com/new/intro"
 
 
 class TwoOrgClose:
@@ -47,6 +49,7 @@ class TwoOrgClose:
         self.unmaps: list[dict] = []
         self.revoked: list[str] = []
         self.fail_listing_with: int | None = None
+        self.fail_revoke_with: int | None = None
         base = re.escape(CLOSE_API)
         rsps.add_callback(responses.GET, f"{CLOSE_API}/scheduling_link/", callback=self._list)
         rsps.add_callback(
@@ -81,10 +84,14 @@ class TwoOrgClose:
         return (200 if len(self.links[org]) < before else 404), {}, "{}"
 
     def _unmap(self, request):
-        self.unmaps.append({"org": self._org(request), **json.loads(request.body)})
-        return 200, {}, "{}"
+        unmap = {"org": self._org(request), **json.loads(request.body)}
+        again = unmap in self.unmaps
+        self.unmaps.append(unmap)
+        return (404 if again else 200), {}, "{}"
 
     def _revoke(self, request):
+        if self.fail_revoke_with:
+            return self.fail_revoke_with, {}, ""
         self.revoked.append(parse_qs(request.body)["token"][0])
         return 200, {}, ""
 
@@ -101,7 +108,8 @@ def rep_in_old_org(db, close):
     account_id = add_account("user_NEW", organization_id="orga_OLD", savvycal=False)
     close.links["orga_OLD"] = [
         {"id": "schlnk_1", "source": "THIRD_PARTY", "source_id": OLD_SOURCE,
-         "oauth_client_id": OURS, "user_id": "user_NEW", "type": "USER"},
+         "oauth_client_id": OURS, "user_id": "user_NEW", "type": "USER", "name": "Intro Call",
+         "url": INTRO_URL},
         {"id": "schlnk_2", "source": "MANUAL", "source_id": None, "user_id": "user_NEW",
          "type": "USER"},
     ]  # fmt: skip
@@ -264,3 +272,47 @@ def test_back_in_an_organization_left_before_its_old_grant_is_only_revoked(
     assert close.deletes == []  # the account is pushing its links there again
     assert [link["id"] for link in close.links["orga_OLD"]] == ["schlnk_1", "schlnk_2"]
     assert close.revoked == [OLD_REFRESH, OLD_ACCESS]
+
+
+def org_switch_runs(client) -> list[dict]:
+    response = client.get("/admin/accounts/user_NEW/history", headers=ADMIN)
+    assert response.status_code == 200, response.get_json()
+    return [run for run in response.get_json()["runs"] if run["kind"] == "org_switch"]
+
+
+def test_each_unmap_and_deletion_in_the_old_organization_is_a_change_in_the_history(
+    client, mocked, sent, close, rep_in_old_org
+):
+    sign_in(client, mocked)
+    (retired,) = retired_rows()
+
+    clean_up_retired_grant(retired.id)
+
+    (run,) = org_switch_runs(client)
+    assert (run["trigger"], run["outcome"], run["error"]) == ("connect", "ok", None)
+    assert run["changes"] == [
+        {"provider": "close", "source_id": "shsl_1", "name": "Intro", "action": "deleted",
+         "changed": {}},
+        {"provider": "calendly", "source_id": OLD_SOURCE, "name": "Intro Call",
+         "action": "deleted",
+         "changed": {"name": ["Intro Call", None], "url": [INTRO_URL, None]}},
+    ]  # fmt: skip
+
+
+def test_a_clean_up_stopped_after_its_deletions_keeps_them_and_its_retry_adds_none(
+    client, mocked, sent, close, rep_in_old_org
+):
+    sign_in(client, mocked)
+    (retired,) = retired_rows()
+    close.fail_revoke_with = 503
+
+    assert clean_up_retired_grant(retired.id) == "retry_scheduled"
+    (stopped,) = org_switch_runs(client)
+    assert stopped["outcome"] == "error" and stopped["error"].startswith("the clean-up stopped")
+    assert [c["source_id"] for c in stopped["changes"]] == ["shsl_1", OLD_SOURCE]
+
+    close.fail_revoke_with = None
+    assert clean_up_retired_grant(retired.id) == "done"
+    assert close.deletes == [("orga_OLD", OLD_SOURCE)] * 2  # the second answered 404
+    assert len(close.unmaps) == 2  # the second answered 404 too
+    assert org_switch_runs(client) == [stopped]

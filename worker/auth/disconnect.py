@@ -31,7 +31,6 @@ from worker.storage.models import (
     utcnow,
 )
 from worker.sync import history, runs, team_link_hooks, triggers
-from worker.sync.apply import Tally
 from worker.sync.links import provider_of
 from worker.sync.reconcile import is_ours
 
@@ -72,28 +71,21 @@ def delete_links(conn: Connection) -> int:
         and provider_of(link["source_id"]) == conn.provider
     }
     # Each deletion Close carried out is a change of a `disconnect` run of the history (CONTRACT
-    # §3: every write to Close is one); a retried clean-up with nothing left records none.
-    started_at, tally, done = utcnow(), Tally(), False
+    # §3: every write to Close is one), stored with the mapping's removal, so a worker dying
+    # half-way loses none; a retried clean-up with nothing left records none.
+    run = runs.OpenRun(conn.account_id, kind=runs.DISCONNECT, trigger=runs.DISCONNECT)
     try:
         for source_id in sorted(set(in_close) | known):
-            if client.delete_link(source_id):
-                before = in_close.get(source_id) or {"name": names.get(source_id)}
-                tally.deleted += 1
-                tally.changes.append(history.deleted(source_id, before))
+            removed = client.delete_link(source_id)
             with runtime.session_scope() as session:
+                if removed:
+                    before = in_close.get(source_id) or {"name": names.get(source_id)}
+                    run.add(session, history.deleted(source_id, before))
                 session.execute(delete(LinkMapping).where(LinkMapping.source_id == source_id))
-        done = True
-    finally:
-        if tally.changes:
-            runs.record_finished_run(
-                conn.account_id,
-                started_at,
-                "ok" if done else "error",
-                tally,
-                kind=runs.DISCONNECT,
-                trigger=runs.DISCONNECT,
-                error=None if done else "the clean-up stopped; it is retried",
-            )
+    except BaseException:
+        run.finish("error", "the clean-up stopped; it is retried")
+        raise
+    run.finish("ok")
     return len(set(in_close) | known)
 
 

@@ -10,6 +10,11 @@ clean-up sweep until it is done like a disconnect's (CONTRACT §5 "Durable clean
 the old grant: it unmaps the rep from that organization's team links, deletes our links there,
 then revokes the grant. So no link is left behind in the old organization and no forgotten grant
 stays alive. A grant Close already refuses can do neither: the row is dropped, with a warning.
+
+Each unmap and deletion Close carries out there is a change of an `org_switch` run in the
+account's history (CONTRACT §3), stored as soon as Close has answered, so a clean-up that stops
+half-way keeps what it did; its retry finds those gone (404) and records them no second time.
+The run's trigger is `connect`: the rep's Close sign-in under the other organization.
 """
 
 from __future__ import annotations
@@ -33,8 +38,8 @@ from worker.providers.clients import build_client
 from worker.providers.close.client import CloseClient, IncompleteListing
 from worker.providers.close.shared_links import SharedLinks
 from worker.providers.errors import Forbidden, GrantRevoked, Unauthorized
-from worker.storage.models import RetiredGrant, utcnow
-from worker.sync import triggers
+from worker.storage.models import RetiredGrant, TeamLink, utcnow
+from worker.sync import history, runs, triggers
 from worker.sync.reconcile import is_ours
 
 log = logging.getLogger(__name__)
@@ -156,13 +161,17 @@ def clean_up(retired_id: int) -> str:
             RetiredGrantToken(retired_id),
             target.organization_id,
         )
+        run = runs.OpenRun(target.account_id, kind=runs.ORG_SWITCH, trigger=triggers.CONNECT)
         try:
             deleted = 0
             if target.delete_links:
-                _unmap_team_links(client, target)
-                deleted = _delete_links(client, target)
+                _unmap_team_links(client, target, run)
+                deleted = _delete_links(client, target, run)
             _revoke(retired_id)
-        except (NeedsReauth, GrantRevoked, Unauthorized) as exc:
+        except BaseException as exc:
+            run.finish("error", f"the clean-up stopped ({type(exc).__name__}: {exc})"[:500])
+            if not isinstance(exc, NeedsReauth | GrantRevoked | Unauthorized):
+                raise
             # Close refuses the old grant already (a 401 that a refresh could not cure): it is
             # as good as revoked, and nothing can reach that organization's links with it.
             log.warning(
@@ -174,6 +183,7 @@ def clean_up(retired_id: int) -> str:
             )
             _drop(retired_id)
             return "grant_dead"
+        run.finish("ok")
         _drop(retired_id)
         if deleted:
             # Close is assumed to keep source ids unique across the OAuth application (CONTRACT
@@ -191,33 +201,51 @@ def clean_up(retired_id: int) -> str:
         lock.release()
 
 
-def _unmap_team_links(client: CloseClient, target: Target) -> None:
-    if not target.organization_id:
+def _unmap_team_links(client: CloseClient, target: Target, run: runs.OpenRun) -> None:
+    if not target.organization_id or not target.shared_link_ids:
         return
+    with runtime.session_scope() as session:
+        names = dict(
+            session.execute(
+                select(TeamLink.close_shared_link_id, TeamLink.name).where(
+                    TeamLink.close_shared_link_id.in_(target.shared_link_ids)
+                )
+            ).all()
+        )
     shared = SharedLinks(client)
     for shared_link_id in target.shared_link_ids:
         try:
-            shared.unmap(target.organization_id, shared_link_id, target.close_user_id)
+            unmapped = shared.unmap(target.organization_id, shared_link_id, target.close_user_id)
         except Forbidden:
             # Deleting the user link below leaves the mapping pointing at nothing.
             log.info("close refused to unmap %s from %s", target.close_user_id, shared_link_id)
+            continue
+        if unmapped:
+            # What it was mapped to went with the account's mappings at the switch.
+            change = history.remapped(
+                names.get(shared_link_id), shared_link_id, (None, None), (None, None)
+            )
+            with runtime.session_scope() as session:
+                run.add(session, change)
 
 
-def _delete_links(client: CloseClient, target: Target) -> int:
+def _delete_links(client: CloseClient, target: Target, run: runs.OpenRun) -> int:
     known = set(target.source_ids)
     try:
         listed = client.scheduling_links()
     except IncompleteListing as exc:
         listed = exc.links  # what was read, plus what the mappings knew, still goes
     ours = {
-        link["source_id"]
+        link["source_id"]: link
         for link in listed
         if link.get("user_id") == target.close_user_id
         and is_ours(link, target.our_client_id, known)
     }
-    for source_id in sorted(ours | known):
-        client.delete_link(source_id)  # 404 = gone already
-    return len(ours | known)
+    for source_id in sorted(set(ours) | known):
+        if client.delete_link(source_id):  # False: 404, gone already
+            with runtime.session_scope() as session:
+                run.add(session, history.deleted(source_id, ours.get(source_id)))
+    return len(set(ours) | known)
 
 
 def _revoke(retired_id: int) -> None:

@@ -313,5 +313,7 @@ class TeamLinkMapping(Base):
     source_id: Mapped[str | None] = mapped_column(String(512))
     # The Close user link the shared link resolves to for this rep; None = unmapped in Close.
     close_link_id: Mapped[str | None] = mapped_column(String(64))
+    # That link's name, for the history of the next change (the link may be gone by then).
+    link_name: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

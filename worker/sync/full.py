@@ -118,7 +118,7 @@ def full_sync(account_id: int, guard: RunGuard | None = None, trigger: str | Non
         reads, the_plan = full_plan(view, guard)
         reads.not_synced.extend(natively_shown(reads.desired, the_plan))
         apply_plan(view, the_plan, tally, guard)
-        team_link_hooks.after_full_sync(account_id, reads.desired)  # CONTRACT §6; never raises
+        team_link_hooks.after_full_sync(account_id, reads.desired, trigger)  # §6; never raises
     except RunStopped as exc:
         finish_run(run_id, "error", tally, reads.warnings, f"stopped: {exc}")
         log.warning("full sync of %s stopped: %s", view.close_user_id, exc)

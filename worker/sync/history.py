@@ -88,6 +88,28 @@ def deleted(source_id: str, before: dict[str, Any] | None) -> Change:
     return Change(provider, source_id, before.get("name"), DELETED, changed)
 
 
+# A rep's mapping of a team link (CONTRACT §6) is Close's own object, not a provider's link: its
+# change names the shared link (source_id: its Close id; name: the team link's) and which of the
+# rep's links it resolves to, by Close id (the field Close was sent) and by the link's name.
+SHARED_LINK = "close"
+MAPPING_FIELDS = ("user_scheduling_link_id", "link")
+
+
+def remapped(
+    team_link_name: str | None,
+    shared_link_id: str,
+    before: tuple[str | None, str | None],
+    after: tuple[str | None, str | None],
+) -> Change:
+    """`before` and `after` are (Close link id, link name); a None id is no mapping."""
+    # An unmap is a deletion even when what it removed was never known (a first mapping that
+    # failed half-way).
+    action = DELETED if after[0] is None else CREATED if before[0] is None else UPDATED
+    pairs = zip(MAPPING_FIELDS, before, after, strict=True)
+    changed = {f: [old, new] for f, old, new in pairs if old != new}
+    return Change(SHARED_LINK, shared_link_id, team_link_name, action, changed)
+
+
 # --- storing ---------------------------------------------------------------------------------
 
 

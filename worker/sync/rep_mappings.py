@@ -5,6 +5,9 @@ Each rep is mapped with that rep's own Close grant (Close lets the owner of a us
 when Close refuses it, or the rep's grant is gone, a user Close allows to (Manage Customizations)
 does it instead. The work for one rep is serialized by a short Redis lock, so two triggers never
 interleave their map and unmap calls.
+
+Each map and unmap Close carries out is a change of a `team_link` run in the rep's history
+(CONTRACT §3), stored in the transaction that remembers the mapping.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from worker.storage.models import (
     TeamLinkMapping,
     utcnow,
 )
+from worker.sync import history, runs, triggers
 from worker.sync.team_link_grants import NoPermittedUser, as_permitted_user, shared_links_for
 from worker.sync.team_links import (
     ERROR,
@@ -70,6 +74,24 @@ class TeamLinkTarget:
     id: int
     shared_link_id: str
     created_by: int | None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A map or unmap Close carried out, for the rep's history: the run it is a change of and
+    what the mapping was before it (Close link id, link name)."""
+
+    run: runs.OpenRun
+    team_link: TeamLinkTarget
+    before: tuple[str | None, str | None]
+
+    def log(self, session, target: SyncedLink | None) -> None:  # noqa: ANN001
+        after = (target.close_link_id, target.name) if target else (None, None)
+        change = history.remapped(
+            self.team_link.name, self.team_link.shared_link_id, self.before, after
+        )
+        self.run.add(session, change)
 
 
 def rep_lock(account_id: int) -> RenewingLock:
@@ -100,7 +122,7 @@ def synced_links(session, rep: Rep) -> list[SyncedLink]:  # noqa: ANN001
         )
     )
     return [
-        SyncedLink(row.provider, row.source_id, row.slug, row.close_link_id)
+        SyncedLink(row.provider, row.source_id, row.slug, row.close_link_id, row.name)
         for row in rows
         if row.provider in connected
     ]
@@ -116,19 +138,20 @@ def active_team_links(session, organization_id: str) -> list[TeamLink]:  # noqa:
     )
 
 
-def map_rep(account_id: int, held: Iterable[str] = ()) -> int:
+def map_rep(account_id: int, held: Iterable[str] = (), trigger: str | None = None) -> int:
     """Make every active team link of the rep's organization resolve by its rule for this rep;
-    returns how many changes were made (sent to Close or recorded). Raises RepBusy, RateLimited."""
+    returns how many changes were made (sent to Close or recorded). `trigger`: what asked for
+    it, as the history shows. Raises RepBusy, RateLimited."""
     lock = rep_lock(account_id)
     if not lock.acquire(blocking=True, timeout=LOCK_WAIT_SECONDS):
         raise RepBusy(f"team links of account {account_id} are being mapped")
     try:
-        return _map_rep_locked(account_id, set(held))
+        return _map_rep_locked(account_id, set(held), trigger)
     finally:
         lock.release()
 
 
-def _map_rep_locked(account_id: int, held: set[str]) -> int:
+def _map_rep_locked(account_id: int, held: set[str], trigger: str | None) -> int:
     with runtime.session_scope() as session:
         rep = load_rep(session, account_id)
         if rep is None:
@@ -137,14 +160,13 @@ def _map_rep_locked(account_id: int, held: set[str]) -> int:
         if not team_links:
             return 0
         links = synced_links(session, rep) if rep.close_connection_id else []
-        last = {
-            row.team_link_id: LastMapped(row.close_link_id, row.state)
-            for row in session.scalars(
-                select(TeamLinkMapping).where(TeamLinkMapping.account_id == account_id)
-            )
-        }
+        rows = list(
+            session.scalars(select(TeamLinkMapping).where(TeamLinkMapping.account_id == account_id))
+        )
+        last = {row.team_link_id: LastMapped(row.close_link_id, row.state) for row in rows}
+        before = {row.team_link_id: (row.close_link_id, row.link_name) for row in rows}
         targets = {
-            t.id: TeamLinkTarget(t.id, t.close_shared_link_id, t.created_by_account_id)
+            t.id: TeamLinkTarget(t.id, t.close_shared_link_id, t.created_by_account_id, t.name)
             for t in team_links
         }
         rules = [Rule(t.id, t.calendly_slug, t.savvycal_slug) for t in team_links]
@@ -153,8 +175,19 @@ def _map_rep_locked(account_id: int, held: set[str]) -> int:
     else:
         held |= {p for p, state in rep.provider_states.items() if state == NEEDS_REAUTH}
     changes = plan_mappings(rules, links, last, held)
-    for change in changes:
-        send_change(rep, targets[change.team_link_id], change)
+    run = runs.OpenRun(account_id, kind=runs.TEAM_LINK, trigger=trigger)
+    errors: list[str] = []
+    try:
+        for change in changes:
+            target = targets[change.team_link_id]
+            sent = Sent(run, target, before.get(target.id, (None, None)))
+            error = send_change(rep, target, change, sent)
+            if error:
+                errors.append(error)
+    except BaseException as exc:
+        run.finish("error", f"stopped: {exc}")
+        raise
+    run.finish("partial" if errors else "ok", "; ".join(errors)[:500] or None)
     return len(changes)
 
 
@@ -170,34 +203,61 @@ def unmap_for_deletion(account_id: int, team_link_id: int) -> None:
             if rep is None or team_link is None:
                 return
             target = TeamLinkTarget(
-                team_link.id, team_link.close_shared_link_id, team_link.created_by_account_id
+                team_link.id,
+                team_link.close_shared_link_id,
+                team_link.created_by_account_id,
+                team_link.name,
             )
+            before = session.execute(
+                select(TeamLinkMapping.close_link_id, TeamLinkMapping.link_name).where(
+                    TeamLinkMapping.account_id == account_id,
+                    TeamLinkMapping.team_link_id == team_link_id,
+                )
+            ).first() or (None, None)
         org, user = rep.organization_id, rep.close_user_id
-        _with_grant(rep, target, lambda api: api.unmap(org, target.shared_link_id, user))
-        record(account_id, team_link_id, UNMATCHED, None)
+        # The team link is being deleted by an operator: its unmaps are theirs.
+        run = runs.OpenRun(account_id, kind=runs.TEAM_LINK, trigger=triggers.ADMIN)
+        try:
+            unmapped = _with_grant(
+                rep, target, lambda api: api.unmap(org, target.shared_link_id, user)
+            )
+            sent = Sent(run, target, tuple(before)) if unmapped else None
+            record(account_id, team_link_id, UNMATCHED, None, sent)
+        except BaseException as exc:
+            run.finish("error", f"stopped: {exc}")
+            raise
+        run.finish("ok")
     finally:
         lock.release()
 
 
-def send_change(rep: Rep, target: TeamLinkTarget, change: MappingChange) -> None:
+def send_change(
+    rep: Rep, target: TeamLinkTarget, change: MappingChange, sent: Sent | None = None
+) -> str | None:
+    """Send one change and remember it (with `sent`, as a change of its run when Close carried
+    it out); what went wrong, or None."""
     org, user, shared_id = rep.organization_id, rep.close_user_id, target.shared_link_id
     try:
         if change.action == "map":
             link_id = change.target.close_link_id  # type: ignore[union-attr]
             _with_grant(rep, target, lambda api: api.map(org, shared_id, user, link_id))
-            record(rep.account_id, target.id, MAPPED, change.target)
+            record(rep.account_id, target.id, MAPPED, change.target, sent)
         elif change.action == "unmap":
-            _with_grant(rep, target, lambda api: api.unmap(org, shared_id, user))
-            record(rep.account_id, target.id, UNMATCHED, None)
+            # False: Close had no such mapping (404), so it changed nothing.
+            unmapped = _with_grant(rep, target, lambda api: api.unmap(org, shared_id, user))
+            record(rep.account_id, target.id, UNMATCHED, None, sent if unmapped else None)
         else:
             record(rep.account_id, target.id, UNMATCHED, None)
     except RateLimited:
         raise
     except NotFound:
         _not_found(rep, target, change)
+        return f"{change.action} of team link {target.id}: Close answered 404"
     except (ProviderError, NoPermittedUser) as exc:
         log.warning("team link %s for %s: %s failed: %s", target.id, user, change.action, exc)
         record_error(rep.account_id, target.id, f"{change.action} failed: {exc}")
+        return f"{change.action} of team link {target.id} failed: {exc}"
+    return None
 
 
 def _with_grant(rep: Rep, target: TeamLinkTarget, call: Callable[[SharedLinks], T]) -> T:
@@ -245,8 +305,16 @@ def _row(session, account_id: int, team_link_id: int) -> TeamLinkMapping:  # noq
     return row
 
 
-def record(account_id: int, team_link_id: int, state: str, target: SyncedLink | None) -> None:
+def record(
+    account_id: int,
+    team_link_id: int,
+    state: str,
+    target: SyncedLink | None,
+    sent: Sent | None = None,
+) -> None:
     with runtime.session_scope() as session:
+        if sent is not None:
+            sent.log(session, target)  # a write Close carried out, even for a team link gone since
         if session.get(TeamLink, team_link_id) is None:
             return  # deleted meanwhile
         row = _row(session, account_id, team_link_id)
@@ -254,6 +322,7 @@ def record(account_id: int, team_link_id: int, state: str, target: SyncedLink | 
         row.provider = target.provider if target else None
         row.source_id = target.source_id if target else None
         row.close_link_id = target.close_link_id if target else None
+        row.link_name = target.name if target else None
         row.error = None
         row.updated_at = utcnow()
 

@@ -3,21 +3,30 @@ when the account's next full sync is due (CONTRACT §3 `last_sync` and history).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from worker import metrics, runtime
 from worker.storage.models import Account, SyncRun, utcnow
 from worker.sync import history
 from worker.sync.apply import Tally
 
+log = logging.getLogger(__name__)
+
 FIRST_RETRY_SECONDS = 60
 # full: a full reconcile; event_type: a Calendly webhook's one-link run; disconnect: the links a
-# disconnect's clean-up removed from Close (worker/auth/disconnect.py).
+# disconnect's clean-up removed from Close (worker/auth/disconnect.py); team_link: a rep's
+# team-link mappings sent to Close (worker/sync/rep_mappings.py); org_switch: what the clean-up of
+# a Close grant retired by a sign-in under another organization removed there
+# (worker/auth/retired_grants.py).
 FULL, EVENT_TYPE, DISCONNECT = "full", "event_type", "disconnect"
+TEAM_LINK, ORG_SWITCH = "team_link", "org_switch"
+_COUNTED = {history.CREATED: "created", history.UPDATED: "updated", history.DELETED: "deleted"}
 
 
 def start_run(account_id: int, trigger: str | None = None) -> int:
@@ -109,6 +118,61 @@ def record_finished_run(
         history.prune(session, account_id)
     _count(run)
     return run.id
+
+
+class OpenRun:
+    """A run whose changes are stored one at a time, each in the transaction of the state it goes
+    with, so a worker that dies half-way loses none of the writes Close carried out (the run then
+    stays `running`). The run's row is made with its first change: a run that wrote nothing
+    leaves none. For runs that are not full syncs; `last_sync` and the schedule are left alone.
+    """
+
+    def __init__(self, account_id: int, *, kind: str, trigger: str | None):
+        self.account_id, self.kind, self.trigger = account_id, kind, trigger
+        self.started_at = utcnow()
+        self.run_id: int | None = None
+
+    def add(self, session: Any, change: history.Change) -> None:
+        column = _COUNTED[change.action]
+        found = 0
+        if self.run_id is not None:
+            found = session.execute(
+                update(SyncRun)
+                .where(SyncRun.id == self.run_id)
+                .values({column: getattr(SyncRun, column) + 1})
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        if not found:
+            # The first change, or the transaction that made the row was rolled back.
+            run = SyncRun(
+                account_id=self.account_id,
+                kind=self.kind,
+                trigger=self.trigger,
+                started_at=self.started_at,
+                outcome="running",
+                **{column: 1},
+            )
+            session.add(run)
+            session.flush()
+            self.run_id = run.id
+        history.store(session, self.run_id, [change], utcnow())
+
+    def finish(self, outcome: str, error: str | None = None) -> None:
+        """Never raises: the changes are stored already, and the caller's own outcome (often
+        an exception being raised) is what matters."""
+        if self.run_id is None:
+            return
+        try:
+            with runtime.session_scope() as session:
+                run = session.get(SyncRun, self.run_id)
+                if run is None:
+                    return
+                run.finished_at, run.outcome, run.error = utcnow(), outcome, error
+                history.prune(session, self.account_id)
+        except SQLAlchemyError:
+            log.warning("%s run %s not finished", self.kind, self.run_id, exc_info=True)
+            return
+        _count(run)
 
 
 def previous_not_synced(session: Any, run: SyncRun) -> list[dict[str, Any]]:

@@ -22,15 +22,17 @@ from worker.storage.models import (
     TeamLink,
     TeamLinkMapping,
 )
+from worker.sync import runs, triggers
 from worker.sync.links import DesiredLink
 from worker.sync.reconcile import Desired, Plan
 
 log = logging.getLogger(__name__)
 
 
-def after_full_sync(account_id: int, desired: Desired) -> None:
+def after_full_sync(account_id: int, desired: Desired, trigger: str | None = None) -> None:
     """Remember each synced link's slug, then map the rep (and any rep of the organization whose
-    Close grant is gone but who is still mapped) if the organization has team links."""
+    Close grant is gone but who is still mapped) if the organization has team links. The
+    mappings' history names the sync's `trigger` as theirs."""
     try:
         with runtime.session_scope() as session:
             # Columns, not ORM objects, and one bulk update of the rows whose slug differs:
@@ -55,9 +57,9 @@ def after_full_sync(account_id: int, desired: Desired) -> None:
             if not organization_id or not _has_team_links(session, organization_id):
                 return
             orphaned = _mapped_without_grant(session, organization_id)
-        enqueue_rep(account_id, held=desired.held_providers)
+        enqueue_rep(account_id, held=desired.held_providers, trigger=trigger)
         for other in orphaned:
-            enqueue_rep(other)
+            enqueue_rep(other, trigger=trigger)
     except Exception:
         log.warning("team links not updated after the sync of %s", account_id, exc_info=True)
 
@@ -79,7 +81,7 @@ def after_event_type_sync(account_id: int, link: DesiredLink | None, the_plan: P
             )
             if not organization_id or not _has_team_links(session, organization_id):
                 return
-        enqueue_rep(account_id)
+        enqueue_rep(account_id, trigger=triggers.WEBHOOK)
     except Exception:
         log.warning("team links not updated after an event type of %s", account_id, exc_info=True)
 
@@ -94,13 +96,13 @@ def after_disconnect(account_id: int) -> None:
             )
             if not organization_id or not _has_team_links(session, organization_id):
                 return
-        enqueue_rep(account_id)
+        enqueue_rep(account_id, trigger=runs.DISCONNECT)
     except Exception:
         log.warning("team links not updated after a disconnect of %s", account_id, exc_info=True)
 
 
-def enqueue_rep(account_id: int, held: Iterable[str] = ()) -> None:
-    queue.send(queue.MAP_REP_LINKS, account_id, sorted(held))
+def enqueue_rep(account_id: int, held: Iterable[str] = (), trigger: str | None = None) -> None:
+    queue.send(queue.MAP_REP_LINKS, account_id, sorted(held), trigger)
 
 
 def _has_team_links(session, organization_id: str) -> bool:  # noqa: ANN001

@@ -48,6 +48,7 @@ class SyncedLink:
     source_id: str
     slug: str | None
     close_link_id: str
+    name: str | None = None
 
 
 @dataclass(frozen=True)
