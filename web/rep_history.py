@@ -18,8 +18,8 @@ from worker.sync import history, runs, triggers
 
 SHOWN = 20
 
-# Why a run ran, as the end of a sentence ("…, by a Calendly webhook"). A disconnect names its
-# provider instead (`_by`).
+# Why a run ran, as the end of a sentence ("…, by a Calendly webhook"). A disconnect, an
+# organization switch and an operator's team-link change say so instead (`_by`).
 BY = {
     triggers.WEBHOOK: "by a Calendly webhook",
     triggers.SCHEDULE: "by the periodic sync",
@@ -50,8 +50,25 @@ def _field_words(field_name: str, old: Any, new: Any) -> str:
     return f"{field_name.replace('_', ' ')} changed"
 
 
+def team_link_text(change: dict[str, Any], elsewhere: bool = False) -> str:
+    """A rep's mapping of a team link (CONTRACT §6): which of their links it opens."""
+    subject = f"Team link {_quoted(change.get('name'))}"
+    if elsewhere:
+        subject += " of your previous Close organization"
+    old, new = (change.get("changed") or {}).get("link", [None, None])
+    if change["action"] == history.DELETED:
+        return f"{subject} no longer opens " + (f"your {_quoted(old)}" if old else "your link")
+    text = f"{subject} now opens " + (f"your {_quoted(new)}" if new else "another of your links")
+    return text + (
+        f" instead of {_quoted(old)}" if old and change["action"] != history.CREATED else ""
+    )
+
+
 def change_text(change: dict[str, Any]) -> str:
     """One change in words, without its time or cause."""
+    kind = change.get("run_kind")
+    if change["provider"] == history.SHARED_LINK:
+        return team_link_text(change, elsewhere=kind == runs.ORG_SWITCH)
     provider = registry.display_name(change["provider"])
     changed = change.get("changed") or {}
     subject = f"{provider} link {_quoted(change.get('name'))}"
@@ -59,7 +76,8 @@ def change_text(change: dict[str, Any]) -> str:
     if action == history.CREATED:
         return f"{subject} added to Close"
     if action == history.DELETED:
-        return f"{subject} removed from Close"
+        where = "your previous Close organization" if kind == runs.ORG_SWITCH else "Close"
+        return f"{subject} removed from {where}"
     rest = [
         _field_words(name, *changed[name])
         for name in history.FIELDS
@@ -75,9 +93,16 @@ def change_text(change: dict[str, Any]) -> str:
 
 
 def _by(change: dict[str, Any]) -> str:
-    if change["run_kind"] == runs.DISCONNECT:
+    kind, trigger = change["run_kind"], change["trigger"]
+    if kind == runs.DISCONNECT:
         return f"because {registry.display_name(change['provider'])} was disconnected"
-    return BY.get(change["trigger"], "by schedsync")
+    if kind == runs.ORG_SWITCH:
+        return "because you signed in with Close under another organization"
+    if kind == runs.TEAM_LINK and trigger == runs.DISCONNECT:
+        return "because a scheduling provider was disconnected"
+    if kind == runs.TEAM_LINK and trigger == triggers.ADMIN:
+        return "by an operator's change to the team links"
+    return BY.get(trigger, "by schedsync")
 
 
 def history_json(db: Session, account_id: int, limit: int = SHOWN) -> list[dict[str, Any]]:

@@ -42,8 +42,8 @@ def add_run_with(account_id: int, kind: str, trigger: str | None, changes, secon
             )
 
 
-def change(provider="calendly", link="Discovery Call", action="updated", **changed):
-    return {"provider": provider, "name": link, "action": action, "changed": changed}
+def change(provider="calendly", named="Discovery Call", action="updated", **changed):
+    return {"provider": provider, "name": named, "action": action, "changed": changed}
 
 
 @pytest.mark.parametrize(
@@ -143,3 +143,66 @@ def test_the_page_and_status_show_the_same_changes(client, account):
 
 def test_a_page_with_no_changes_says_so(client, account):
     assert "schedsync has not changed any of your links in Close yet" in page_of(client, account)
+
+
+@pytest.mark.parametrize(
+    ("kind", "trigger", "the_change", "words", "by"),
+    [
+        (
+            "team_link",
+            "schedule",
+            change("close", "Intro call", "created", link=[None, "Discovery Call"]),
+            "Team link “Intro call” now opens your “Discovery Call”",
+            "by the periodic sync",
+        ),
+        (
+            "team_link",
+            "webhook",
+            change("close", "Intro call", "updated", link=["Discovery Call", "Intro"]),
+            "Team link “Intro call” now opens your “Intro” instead of “Discovery Call”",
+            "by a Calendly webhook",
+        ),
+        (
+            "team_link",
+            "admin",
+            change("close", "Intro call", "deleted", link=["Intro", None]),
+            "Team link “Intro call” no longer opens your “Intro”",
+            "by an operator's change to the team links",
+        ),
+        (
+            "team_link",
+            "disconnect",
+            change("close", "Intro call", "deleted"),
+            "Team link “Intro call” no longer opens your link",
+            "because a scheduling provider was disconnected",
+        ),
+        (
+            "org_switch",
+            "connect",
+            change("calendly", "Demo", "deleted"),
+            "Calendly link “Demo” removed from your previous Close organization",
+            "because you signed in with Close under another organization",
+        ),
+        (
+            "org_switch",
+            "connect",
+            change("close", "Intro call", "deleted"),
+            "Team link “Intro call” of your previous Close organization no longer opens your link",
+            "because you signed in with Close under another organization",
+        ),
+    ],
+)
+def test_team_link_and_organization_switch_changes_are_said_in_words(
+    account, kind, trigger, the_change, words, by
+):
+    add_run_with(
+        account,
+        kind,
+        trigger,
+        [(the_change["provider"], the_change["name"], the_change["action"], the_change["changed"])],
+    )
+
+    with runtime.session_scope() as session:
+        (shown,) = history_json(session, account)
+
+    assert (shown["text"], shown["by"]) == (words, by)
