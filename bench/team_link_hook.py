@@ -49,7 +49,9 @@ def main() -> int:
     server, base = serve(world)
     world.seed(base, args.event_types, args.savvycal_links)
     enqueued: list[int] = []
-    team_link_hooks.enqueue_rep = lambda account_id, held=(): enqueued.append(account_id)
+    team_link_hooks.enqueue_rep = lambda account_id, held=(), trigger=None: enqueued.append(
+        account_id
+    )
     with_hook = full.team_link_hooks
     ways = ("without the hook (baseline)", "hook, no team link", "hook, one team link")
     timings: dict[str, list[float]] = {way: [] for way in ways}
