@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 import requests
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import free_port
 from tests.processes import ROOT, Stack, wait_for
@@ -112,7 +113,12 @@ def card(page, provider: str):
 
 def reload_until(page, provider: str, predicate, what: str) -> None:
     def check() -> bool:
-        page.reload()
+        try:
+            page.reload()
+        except PlaywrightError:
+            # The reload raced a navigation of the page's own (the OAuth redirect, or live.js
+            # loading the page again when a provider's state changed): look again.
+            return False
         return predicate(card(page, provider).inner_text())
 
     wait_for(check, timeout=40, interval=0.5, what=what)
